@@ -1,0 +1,377 @@
+//! Turns the raw file into validated settings and a compiled rule set, collecting every
+//! problem rather than stopping at the first.
+
+use super::error::Problem;
+use super::file::{RawBitrate, RawConfig, RawDecision, RawInterval, RawRule, RawServer};
+use super::{Config, ServerSettings};
+use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
+use crate::query::Codec;
+use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+/// The listen address when the file names none.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The callback path when the file names none.
+pub const DEFAULT_CALLBACK_PATH: &str = "/";
+/// Paths the server keeps for itself, which the callback cannot take.
+pub const RESERVED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+/// Rule names that label non-rule answers and so cannot name a rule.
+pub const RESERVED_NAMES: [&str; 2] = [DEFAULT_RULE_NAME, "override"];
+/// SECURITY: longest rule name, so names stay readable in logs and metric labels.
+pub const MAX_RULE_NAME_LEN: usize = 128;
+
+/// Problems found so far, with the place they are attached to.
+struct Problems {
+    list: Vec<Problem>,
+}
+
+impl Problems {
+    fn add(&mut self, place: &str, field: Option<&str>, message: impl Into<String>) {
+        self.list.push(Problem {
+            place: Some(place.to_owned()),
+            field: field.map(str::to_owned),
+            message: message.into(),
+        });
+    }
+}
+
+/// Parses and compiles config text; `Err` carries every problem found.
+pub fn compile(text: &str) -> Result<Config, Vec<Problem>> {
+    let table: toml::Table = text.parse().map_err(|e| vec![syntax_problem(text, &e)])?;
+    let mut problems = Problems { list: Vec::new() };
+    let raw = deserialize_table::<RawConfig>(&table, "", &mut problems).ok_or(problems.list)?;
+    let mut problems = Problems { list: Vec::new() };
+
+    let server = compile_server(&raw.server, &mut problems);
+    let default = deserialize_table::<RawDecision>(&raw.default, "[default]", &mut problems)
+        .and_then(|d| {
+            compile_decision(
+                "[default]",
+                d.record,
+                d.formats.as_deref(),
+                d.interval.as_ref(),
+                &mut problems,
+            )
+        });
+
+    let mut names = HashSet::new();
+    let mut rules = Vec::with_capacity(raw.rule.len());
+    for (index, table) in raw.rule.iter().enumerate() {
+        let place = rule_place(table, index);
+        let Some(raw_rule) = deserialize_table::<RawRule>(table, &place, &mut problems) else {
+            continue;
+        };
+        if !names.insert(raw_rule.name.clone()) {
+            problems.add(
+                &place,
+                Some("name"),
+                "duplicate rule name; names must be unique",
+            );
+        }
+        if let Some(rule) = compile_rule(&place, raw_rule, &mut problems) {
+            rules.push(rule);
+        }
+    }
+
+    match (server, default) {
+        (Some(server), Some(default)) if problems.list.is_empty() => Ok(Config {
+            server,
+            rules: RuleSet::new(rules, Answer::new(default)),
+        }),
+        _ => Err(problems.list),
+    }
+}
+
+/// A TOML syntax or shape error, placed by line and column.
+fn syntax_problem(text: &str, error: &toml::de::Error) -> Problem {
+    let place = error.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("line {line}, column {column}")
+    });
+    Problem {
+        place,
+        field: None,
+        message: error.message().trim().to_owned(),
+    }
+}
+
+/// How a rule is named in errors: by its name when it has one, else by position.
+fn rule_place(table: &toml::Table, index: usize) -> String {
+    match table.get("name").and_then(toml::Value::as_str) {
+        Some(name) => format!("rule {name:?}"),
+        None => format!("rule #{}", index + 1),
+    }
+}
+
+/// Deserialises one table, naming the field an error is in by its dotted path.
+///
+/// With an empty `place` (the whole file), the first path segment becomes the place, as
+/// `[server]`.
+fn deserialize_table<T: for<'de> Deserialize<'de>>(
+    table: &toml::Table,
+    place: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    let error = match serde_path_to_error::deserialize(toml::Value::Table(table.clone())) {
+        Ok(value) => return Some(value),
+        Err(error) => error,
+    };
+    let path = error.path().to_string();
+    let message = error.into_inner().message().trim().to_owned();
+    let path = (path != ".").then_some(path);
+    let (place, field) = match (place, path) {
+        ("", Some(path)) => match path.split_once('.') {
+            Some((section, rest)) => (format!("[{section}]"), Some(rest.to_owned())),
+            None => (format!("[{path}]"), None),
+        },
+        ("", None) => ("file".to_owned(), None),
+        (place, path) => (place.to_owned(), path),
+    };
+    problems.add(&place, field.as_deref(), message);
+    None
+}
+
+fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSettings> {
+    const PLACE: &str = "[server]";
+    let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = match listen_text.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            problems.add(
+                PLACE,
+                Some("listen"),
+                format!("{listen_text:?} is not an IP:PORT address such as \"0.0.0.0:8080\""),
+            );
+            None
+        }
+    };
+    let callback_path = raw
+        .callback_path
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CALLBACK_PATH.to_owned());
+    let path_ok = if !callback_path.starts_with('/') {
+        problems.add(PLACE, Some("callback_path"), "must start with /");
+        false
+    } else if !callback_path.chars().all(is_path_char) || callback_path.contains("//") {
+        problems.add(
+            PLACE,
+            Some("callback_path"),
+            "may hold only letters, digits, '/', '-', '.', '_' and '~', without empty segments",
+        );
+        false
+    } else if RESERVED_PATHS.contains(&callback_path.as_str()) {
+        problems.add(
+            PLACE,
+            Some("callback_path"),
+            format!("{callback_path} is the server's own health endpoint"),
+        );
+        false
+    } else {
+        true
+    };
+    Some(ServerSettings {
+        listen: listen?,
+        callback_path: path_ok.then_some(callback_path)?,
+    })
+}
+
+/// Characters allowed in a callback path: unreserved URL characters and `/`.
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "/-._~".contains(c)
+}
+
+fn compile_rule(place: &str, raw: RawRule, problems: &mut Problems) -> Option<Rule> {
+    let before = problems.list.len();
+    if raw.name.trim().is_empty() {
+        problems.add(place, Some("name"), "must not be empty");
+    } else if RESERVED_NAMES.contains(&raw.name.as_str()) {
+        problems.add(place, Some("name"), format!("{:?} is reserved", raw.name));
+    } else if raw.name.chars().count() > MAX_RULE_NAME_LEN {
+        problems.add(
+            place,
+            Some("name"),
+            format!("longer than {MAX_RULE_NAME_LEN} characters"),
+        );
+    }
+    let domain = compile_pattern(place, "domain", raw.domain.as_deref(), true, problems);
+    let app = compile_pattern(place, "app", raw.app.as_deref(), false, problems);
+    let stream = compile_pattern(place, "stream", raw.stream.as_deref(), false, problems);
+    let codecs = raw
+        .codec
+        .as_deref()
+        .and_then(|list| compile_codecs(place, list, problems));
+    let vbitrate = compile_bitrate(place, raw.vbitrate.as_ref(), problems);
+    let decision = compile_decision(
+        place,
+        raw.record,
+        raw.formats.as_deref(),
+        raw.interval.as_ref(),
+        problems,
+    );
+    if problems.list.len() > before {
+        return None;
+    }
+    Some(Rule {
+        name: raw.name,
+        domain: domain?,
+        app: app?,
+        stream: stream?,
+        codecs,
+        vbitrate,
+        answer: Answer::new(decision?),
+    })
+}
+
+fn compile_pattern(
+    place: &str,
+    field: &str,
+    source: Option<&str>,
+    case_insensitive: bool,
+    problems: &mut Problems,
+) -> Option<Pattern> {
+    Pattern::compile(source, case_insensitive)
+        .map_err(|e| problems.add(place, Some(field), e.to_string()))
+        .ok()
+}
+
+fn compile_codecs(place: &str, list: &[String], problems: &mut Problems) -> Option<Vec<Codec>> {
+    if list.is_empty() {
+        problems.add(
+            place,
+            Some("codec"),
+            "an empty list matches nothing; omit the key to accept any codec",
+        );
+        return None;
+    }
+    let mut codecs = Vec::with_capacity(list.len());
+    for name in list {
+        match Codec::parse(name) {
+            Codec::Other(_) => problems.add(
+                place,
+                Some("codec"),
+                format!("unknown codec {name:?}; expected \"h264\" or \"h265\""),
+            ),
+            _ if name.trim().is_empty() => {
+                problems.add(place, Some("codec"), "an empty codec name; write \"h264\"")
+            }
+            codec if !codecs.contains(&codec) => codecs.push(codec),
+            _ => problems.add(place, Some("codec"), format!("{name:?} is listed twice")),
+        }
+    }
+    Some(codecs)
+}
+
+fn compile_bitrate(place: &str, raw: Option<&RawBitrate>, problems: &mut Problems) -> BitrateRange {
+    let Some(raw) = raw else {
+        return BitrateRange::default();
+    };
+    if let (Some(min), Some(max)) = (raw.min, raw.max)
+        && min > max
+    {
+        problems.add(
+            place,
+            Some("vbitrate"),
+            format!("min {min} is greater than max {max}"),
+        );
+    }
+    if raw.min.is_none() && raw.max.is_none() {
+        problems.add(
+            place,
+            Some("vbitrate"),
+            "needs min and/or max; omit the key to accept any bitrate",
+        );
+    }
+    BitrateRange {
+        min: raw.min,
+        max: raw.max,
+    }
+}
+
+/// Compiles the decision keys shared by `[default]` and rules.
+fn compile_decision(
+    place: &str,
+    record: bool,
+    formats: Option<&[String]>,
+    interval: Option<&RawInterval>,
+    problems: &mut Problems,
+) -> Option<Decision> {
+    let before = problems.list.len();
+    if !record && (formats.is_some() || interval.is_some()) {
+        let field = if formats.is_some() {
+            "formats"
+        } else {
+            "interval"
+        };
+        problems.add(
+            place,
+            Some(field),
+            "only a rule with record = true may set formats or interval",
+        );
+    }
+    let formats = formats.map(|names| compile_formats(place, names, problems));
+    let interval = interval.map(|raw| compile_interval(place, raw, problems));
+    (problems.list.len() == before).then_some(Decision {
+        record,
+        formats,
+        interval,
+    })
+}
+
+fn compile_formats(place: &str, names: &[String], problems: &mut Problems) -> Vec<Format> {
+    if names.is_empty() {
+        problems.add(
+            place,
+            Some("formats"),
+            "an empty list records nothing; use record = false, or omit the key",
+        );
+    }
+    let mut formats = Vec::with_capacity(names.len());
+    for name in names {
+        match Format::parse(name) {
+            None => problems.add(
+                place,
+                Some("formats"),
+                format!("unknown format {name:?}; expected \"mp4\", \"flv\" or \"m3u8\""),
+            ),
+            Some(format) if formats.contains(&format) => {
+                problems.add(place, Some("formats"), format!("{name:?} is listed twice"))
+            }
+            Some(format) => formats.push(format),
+        }
+    }
+    formats
+}
+
+fn compile_interval(place: &str, raw: &RawInterval, problems: &mut Problems) -> Interval {
+    let mut check = |format: Format, value: Option<i64>| -> Option<u32> {
+        let secs = value?;
+        let range = i64::from(MIN_INTERVAL_SECS)..=i64::from(MAX_INTERVAL_SECS);
+        if range.contains(&secs) {
+            u32::try_from(secs).ok()
+        } else {
+            problems.add(
+                place,
+                Some(&format!("interval.{format}")),
+                format!("{secs} is outside {MIN_INTERVAL_SECS}..={MAX_INTERVAL_SECS} seconds"),
+            );
+            None
+        }
+    };
+    let interval = Interval {
+        mp4: check(Format::Mp4, raw.mp4),
+        flv: check(Format::Flv, raw.flv),
+        m3u8: check(Format::M3u8, raw.m3u8),
+    };
+    if raw.mp4.is_none() && raw.flv.is_none() && raw.m3u8.is_none() {
+        problems.add(
+            place,
+            Some("interval"),
+            "needs at least one of mp4, flv, m3u8; omit the key to keep the platform's",
+        );
+    }
+    interval
+}

@@ -1,0 +1,88 @@
+//! The config file as written: strict serde structs, no validation beyond types.
+//!
+//! Rules are kept as raw TOML tables here and deserialised one by one in `compile`, so an
+//! error inside a rule can name that rule.
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]`; every key has a default.
+    #[serde(default)]
+    pub server: RawServer,
+    /// `[default]`: the decision when no rule matches. Required.
+    pub default: toml::Table,
+    /// `[[rule]]`, in evaluation order. Default: none.
+    #[serde(default)]
+    pub rule: Vec<toml::Table>,
+}
+
+/// `[server]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Address of the public callback listener, `IP:PORT`. Default `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// Path of the callback URL registered on the platform. Default `/`.
+    pub callback_path: Option<String>,
+}
+
+/// `[default]`: the decision keys shared with rules.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDecision {
+    /// `NeedRecord`. Required.
+    pub record: bool,
+    /// `Format`: any of `mp4`, `flv`, `m3u8`. Default: omitted from the answer.
+    pub formats: Option<Vec<String>>,
+    /// `Interval`, seconds per format, each 5..=21600. Default: omitted from the answer.
+    pub interval: Option<RawInterval>,
+}
+
+/// `[[rule]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// Unique name. Required.
+    pub name: String,
+    /// Domain pattern (exact, glob or `~regex`, case-insensitive). Default: any.
+    pub domain: Option<String>,
+    /// App pattern (exact, glob or `~regex`). Default: any.
+    pub app: Option<String>,
+    /// Stream pattern (exact, glob or `~regex`). Default: any.
+    pub stream: Option<String>,
+    /// Accepted codecs, `h264` and/or `h265`. Default: any.
+    pub codec: Option<Vec<String>>,
+    /// Inclusive bitrate bounds in Kbit/s. Default: any.
+    pub vbitrate: Option<RawBitrate>,
+    /// `NeedRecord`. Required.
+    pub record: bool,
+    /// `Format`. Default: omitted from the answer.
+    pub formats: Option<Vec<String>>,
+    /// `Interval`. Default: omitted from the answer.
+    pub interval: Option<RawInterval>,
+}
+
+/// `vbitrate = { min = .., max = .. }`, Kbit/s.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBitrate {
+    /// Lowest accepted bitrate, inclusive. Default: no lower bound.
+    pub min: Option<u64>,
+    /// Highest accepted bitrate, inclusive. Default: no upper bound.
+    pub max: Option<u64>,
+}
+
+/// `interval = { mp4 = .., flv = .., m3u8 = .. }`, seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInterval {
+    /// MP4 recording cycle. Default: not sent.
+    pub mp4: Option<i64>,
+    /// FLV recording cycle. Default: not sent.
+    pub flv: Option<i64>,
+    /// HLS recording cycle. Default: not sent.
+    pub m3u8: Option<i64>,
+}

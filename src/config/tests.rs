@@ -1,0 +1,181 @@
+use super::*;
+use crate::query::Query;
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_str(text, Path::new("test.toml"))
+}
+
+fn errors(text: &str) -> Vec<String> {
+    load(text).expect_err("config must be refused").lines()
+}
+
+const MINIMAL: &str = "[default]\nrecord = false\n";
+
+#[test]
+fn a_minimal_config_takes_every_default() {
+    let config = load(MINIMAL).expect("minimal config loads");
+    assert_eq!(config.server.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(config.server.callback_path, "/");
+    assert!(config.rules.rules().is_empty(), "no rules");
+    assert_eq!(
+        config.rules.default_answer().body,
+        r#"{"ApiVersion":"1.0","NeedRecord":false}"#
+    );
+}
+
+#[test]
+fn the_shipped_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_PATH);
+    let config = Config::from_file(&path).expect("shipped config loads");
+    assert!(
+        !config.rules.rules().is_empty(),
+        "the shipped config demonstrates rules"
+    );
+}
+
+#[test]
+fn the_readme_rule_answers_as_documented() {
+    let config = load(
+        r#"
+[default]
+record = false
+
+[[rule]]
+name = "hevc-courses"
+domain = "live.example.com"
+app = "edu"
+stream = "course-*"
+codec = ["h265"]
+vbitrate = { min = 2000 }
+record = true
+formats = ["mp4", "m3u8"]
+interval = { mp4 = 3600, m3u8 = 600 }
+"#,
+    )
+    .expect("loads");
+    let query =
+        Query::parse("domain=LIVE.example.com&app=edu&stream=course-7&codec=H265&vbitrate=2500");
+    let verdict = config.rules.evaluate(&query);
+    assert_eq!(verdict.rule_name(), "hevc-courses");
+    assert_eq!(
+        verdict.answer.body,
+        r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"Mp4":3600,"M3U8":600},"Format":["mp4","m3u8"]}"#
+    );
+}
+
+/// Each bad config, and the fragments its error must contain (file, place, field, why).
+#[test]
+fn each_kind_of_bad_config_is_refused_with_file_rule_and_field() {
+    let rule = |body: &str| format!("{MINIMAL}\n[[rule]]\nname = \"r1\"\nrecord = true\n{body}\n");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            format!(
+                "{MINIMAL}[[rule]]\nname = \"a\"\nrecord = true\n[[rule]]\nname = \"a\"\nrecord = false\n"
+            ),
+            vec!["test.toml", "rule \"a\"", "`name`", "duplicate"],
+        ),
+        (
+            rule("formats = [\"avi\"]"),
+            vec!["rule \"r1\"", "`formats`", "\"avi\""],
+        ),
+        (
+            rule("formats = [\"mp4\", \"mp4\"]"),
+            vec!["rule \"r1\"", "`formats`", "twice"],
+        ),
+        (
+            rule("formats = []"),
+            vec!["rule \"r1\"", "`formats`", "empty"],
+        ),
+        (
+            rule("interval = { mp4 = 4 }"),
+            vec!["rule \"r1\"", "`interval.mp4`", "5..=21600"],
+        ),
+        (
+            rule("interval = { flv = 21601 }"),
+            vec!["rule \"r1\"", "`interval.flv`", "21601"],
+        ),
+        (rule("interval = {}"), vec!["rule \"r1\"", "`interval`"]),
+        (
+            rule("vbitrate = { min = 3000, max = 2000 }"),
+            vec!["rule \"r1\"", "`vbitrate`", "min 3000"],
+        ),
+        (
+            rule("stream = \"~(oops\""),
+            vec!["rule \"r1\"", "`stream`", "regex", "(oops"],
+        ),
+        (
+            rule("app = \"~[z-a]\""),
+            vec!["rule \"r1\"", "`app`", "regex"],
+        ),
+        (rule("codec = []"), vec!["rule \"r1\"", "`codec`", "empty"]),
+        (
+            rule("codec = [\"vp9\"]"),
+            vec!["rule \"r1\"", "`codec`", "\"vp9\""],
+        ),
+        (rule("fromats = [\"mp4\"]"), vec!["rule \"r1\"", "fromats"]),
+        (rule("vbitrate = { min = -1 }"), vec!["rule \"r1\""]),
+        (
+            format!("{MINIMAL}[[rule]]\nname = \"off\"\nrecord = false\nformats = [\"mp4\"]\n"),
+            vec!["rule \"off\"", "`formats`", "record = true"],
+        ),
+        (
+            format!(
+                "{MINIMAL}[[rule]]\nname = \"off\"\nrecord = false\ninterval = {{ mp4 = 60 }}\n"
+            ),
+            vec!["rule \"off\"", "`interval`", "record = true"],
+        ),
+        (
+            format!("{MINIMAL}[[rule]]\nrecord = true\n"),
+            vec!["rule #1", "name"],
+        ),
+        (
+            format!("{MINIMAL}[[rule]]\nname = \"default\"\nrecord = true\n"),
+            vec!["`name`", "reserved"],
+        ),
+        (
+            "[server]\nlisten = \"nowhere\"\n[default]\nrecord = false\n".into(),
+            vec!["[server]", "`listen`"],
+        ),
+        (
+            "[server]\ncallback_path = \"cb\"\n[default]\nrecord = false\n".into(),
+            vec!["[server]", "`callback_path`"],
+        ),
+        (
+            "[server]\ncallback_path = \"/healthz\"\n[default]\nrecord = false\n".into(),
+            vec!["`callback_path`", "health"],
+        ),
+        (
+            "[server]\nlisten2 = \"x\"\n[default]\nrecord = false\n".into(),
+            vec!["listen2"],
+        ),
+        (
+            "[default]\nrecord = false\nformats = [\"mp4\"]\n".into(),
+            vec!["[default]", "`formats`"],
+        ),
+        ("[default]\n".into(), vec!["[default]", "record"]),
+        ("".into(), vec!["default"]),
+        (
+            "[default\nrecord = false".into(),
+            vec!["test.toml", "line 1"],
+        ),
+        ("[defualt]\nrecord = false\n".into(), vec!["defualt"]),
+    ];
+    for (text, fragments) in cases {
+        let lines = errors(&text).join("\n");
+        for fragment in fragments {
+            assert!(
+                lines.contains(fragment),
+                "error for\n{text}\nshould contain {fragment:?}, got:\n{lines}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_problem_in_a_file_is_listed_not_only_the_first() {
+    let lines = errors(&format!(
+        "{MINIMAL}[[rule]]\nname = \"a\"\nrecord = true\nformats = [\"avi\"]\n\
+         [[rule]]\nname = \"b\"\nrecord = true\ninterval = {{ mp4 = 1 }}\n"
+    ));
+    assert_eq!(lines.len(), 2, "both problems listed: {lines:?}");
+}

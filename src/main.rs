@@ -1,0 +1,68 @@
+//! The `recgate` binary: parse the command line and hand over to the library.
+
+use clap::Parser;
+use recgate::cli::{Cli, Command};
+use recgate::config::{Config, ConfigError};
+use recgate::{commands, probe, startup, telemetry};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match Cli::parse().into_command() {
+        Command::Serve(args) => {
+            telemetry::init(args.log_format);
+            let config = match Config::from_file(&args.config.config) {
+                Ok(config) => config,
+                Err(error) => return config_failure(&error),
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("recgate: cannot start the runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(startup::run(config, args.listen)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("recgate: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Check(args) => print_or_fail(commands::check(&args.config.config)),
+        Command::Decide(args) => print_or_fail(commands::decide(&args.config.config, &args.query)),
+        Command::Probe(args) => match probe::probe(args.addr, &args.path) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("recgate probe: {error}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn print_or_fail(result: Result<String, ConfigError>) -> ExitCode {
+    match result {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => config_failure(&error),
+    }
+}
+
+fn config_failure(error: &ConfigError) -> ExitCode {
+    let lines = error.lines();
+    for line in &lines {
+        eprintln!("{line}");
+    }
+    eprintln!(
+        "recgate: config refused ({} problem{})",
+        lines.len(),
+        if lines.len() == 1 { "" } else { "s" }
+    );
+    ExitCode::FAILURE
+}

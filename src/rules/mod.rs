@@ -1,0 +1,73 @@
+//! The compiled rule set: pure evaluation of a `Query` to a `Verdict`, no I/O.
+//!
+//! Rules are tried in file order and the first that matches answers; when none does, the
+//! default answers.
+
+mod pattern;
+mod rule;
+
+pub use pattern::{Pattern, PatternError, REGEX_SIZE_LIMIT};
+pub use rule::{Answer, BitrateRange, Rule};
+
+use crate::query::Query;
+
+/// The name under which the default decision appears in logs, metrics and `decide`.
+pub const DEFAULT_RULE_NAME: &str = "default";
+
+/// A validated, compiled list of rules and the default answer.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    default: Answer,
+}
+
+/// The outcome of evaluating one query.
+#[derive(Debug, Clone, Copy)]
+pub struct Verdict<'a> {
+    /// The rule that matched; `None` when the default answered.
+    pub rule: Option<&'a Rule>,
+    /// What to send back.
+    pub answer: &'a Answer,
+}
+
+impl Verdict<'_> {
+    /// The matching rule's name, or `default`.
+    pub fn rule_name(&self) -> &str {
+        self.rule
+            .map_or(DEFAULT_RULE_NAME, |rule| rule.name.as_str())
+    }
+}
+
+impl RuleSet {
+    /// Builds a rule set from rules already validated (unique names, sound patterns).
+    pub fn new(rules: Vec<Rule>, default: Answer) -> RuleSet {
+        RuleSet { rules, default }
+    }
+
+    /// Decides for `query`: the first matching rule, else the default.
+    pub fn evaluate(&self, query: &Query) -> Verdict<'_> {
+        match self.rules.iter().find(|rule| rule.matches(query)) {
+            Some(rule) => Verdict {
+                rule: Some(rule),
+                answer: &rule.answer,
+            },
+            None => Verdict {
+                rule: None,
+                answer: &self.default,
+            },
+        }
+    }
+
+    /// The rules in evaluation order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The answer when no rule matches.
+    pub fn default_answer(&self) -> &Answer {
+        &self.default
+    }
+}
+
+#[cfg(test)]
+mod tests;

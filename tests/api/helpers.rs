@@ -1,0 +1,210 @@
+//! A real recgate server on 127.0.0.1:0 and a real HTTP client, for the tests.
+
+use recgate::config::Config;
+use recgate::http::{AppState, router};
+use recgate::startup::serve;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A config with one rule of each shape, used by most tests.
+pub const CONFIG: &str = r#"
+[default]
+record = false
+
+[[rule]]
+name = "never-test"
+stream = "test-*"
+record = false
+
+[[rule]]
+name = "hevc-courses"
+domain = "live.example.com"
+app = "edu"
+stream = "course-*"
+codec = ["h265"]
+vbitrate = { min = 2000 }
+record = true
+formats = ["mp4", "m3u8"]
+interval = { mp4 = 3600, m3u8 = 600 }
+
+[[rule]]
+name = "sample"
+app = "seq_all"
+record = true
+formats = ["mp4", "flv"]
+interval = { mp4 = 300, flv = 120, m3u8 = 180 }
+"#;
+
+/// A server running in this process until dropped or shut down.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server on 127.0.0.1:0 with `config_text`.
+    pub async fn start(config_text: &str) -> TestServer {
+        let config = Config::from_str(config_text, Path::new("test.toml")).expect("test config");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let state = AppState::new(config.rules);
+        let app = router(state.clone(), &config.server.callback_path);
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, app, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path_and_query`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{}", self.addr, path_and_query)
+    }
+
+    /// Asks the server to stop and waits until it has drained.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task ends cleanly");
+        }
+    }
+
+    /// GET `path_and_query`; returns status, content type and body.
+    pub async fn get(&self, path_and_query: &str) -> (u16, String, String) {
+        let response = client()
+            .get(self.url(path_and_query))
+            .send()
+            .await
+            .expect("request reaches the server");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let body = response.text().await.expect("body reads");
+        (status, content_type, body)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A plain HTTP client, no proxies.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client builds")
+}
+
+/// The built `recgate` binary.
+pub fn recgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_recgate"))
+}
+
+/// The repository's shipped config.
+pub fn shipped_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/recgate.toml")
+}
+
+/// A temporary config file holding `text`.
+pub fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(file.path(), text).expect("write config");
+    file
+}
+
+/// A `recgate serve` child process on 127.0.0.1:0, with its bound address read from its log.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl ServerProcess {
+    /// Starts `recgate serve --config PATH --listen 127.0.0.1:0` and waits until it serves.
+    pub fn start(config: &Path, extra_args: &[&str]) -> ServerProcess {
+        let mut child = recgate()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("recgate starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+        let addr = wait_for_listen(&mut stdout);
+        ServerProcess {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("signal delivered");
+    }
+
+    /// Reads log lines until one contains `needle`; returns it.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = self.stdout.read_line(&mut line).expect("log readable");
+            assert!(read > 0, "server exited before logging {needle:?}");
+            if line.contains(needle) {
+                return line.clone();
+            }
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_listen(stdout: &mut BufReader<ChildStdout>) -> SocketAddr {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = stdout.read_line(&mut line).expect("log readable");
+        assert!(read > 0, "server exited before serving");
+        if let Some(rest) = line.split("listen=").nth(1) {
+            let addr = rest
+                .split_whitespace()
+                .next()
+                .expect("address follows listen=");
+            return addr.parse().expect("listen address parses");
+        }
+    }
+}

@@ -1,0 +1,7 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod callback;
+mod cli;
+mod health;
+mod helpers;
+mod shutdown;
