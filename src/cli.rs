@@ -59,6 +59,12 @@ pub struct ServeArgs {
     /// Address of the callback listener, overriding `[server] listen`.
     #[arg(long, env = "RECGATE_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Address of the admin listener (metrics, rules), overriding `[admin] listen`.
+    #[arg(long, env = "RECGATE_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Do not watch the config file for changes; reload on SIGHUP only.
+    #[arg(long)]
+    pub no_watch: bool,
     /// Log line format.
     #[arg(long, env = "RECGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -24,7 +24,15 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(startup::run(config, args.listen)) {
+            match runtime.block_on(startup::run(
+                config,
+                startup::StartOptions {
+                    listen: args.listen,
+                    admin_listen: args.admin_listen,
+                    reload: true,
+                    watch: !args.no_watch,
+                },
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("recgate: {error:#}");

@@ -1,8 +1,10 @@
-//! Bind, serve and shut down: an HTTP/1.1 accept loop around the router, driven by a
-//! shutdown future so tests and signals stop it the same way.
+//! Bind, serve and shut down: HTTP/1.1 accept loops for the public and admin routers, the
+//! reloader, and the shutdown sequence a load balancer survives.
 
 use crate::config::Config;
-use crate::http::{AppState, router};
+use crate::http::{admin_router, router};
+use crate::reload::Reloader;
+use crate::state::AppState;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -12,7 +14,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// SECURITY: how long a client may take to send its request head; the platform sends its
 /// request at once, so a slow one is an attack (slowloris) or a broken peer.
@@ -20,14 +24,17 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// SECURITY: the most bytes buffered for one request head (request line and headers).
 /// hyper's minimum; a genuine callback needs under 3 KiB.
 pub const MAX_HEAD_BYTES: usize = 8192;
-/// How long in-flight requests may take to finish once shutdown begins.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits
-/// up to `DRAIN_TIMEOUT` for in-flight requests.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+/// up to `drain` for in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -58,39 +65,154 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
     }
     drop(listener);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
-        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
-            tracing::warn!(timeout = ?DRAIN_TIMEOUT, "drain timed out; closing remaining connections");
+        () = graceful.shutdown() => tracing::debug!("all connections drained"),
+        () = tokio::time::sleep(drain) => {
+            tracing::warn!(timeout = ?drain, "drain timed out; closing remaining connections");
         }
     }
 }
 
-/// Binds the configured (or overridden) address and serves until SIGTERM or SIGINT.
-pub async fn run(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
-    // Signal handlers go in before the server announces itself, so a signal sent as soon
-    // as it serves is never missed.
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let addr = listen.unwrap_or(config.server.listen);
+/// Command-line settings that win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Overrides `[server] listen`.
+    pub listen: Option<SocketAddr>,
+    /// Overrides `[admin] listen`.
+    pub admin_listen: Option<SocketAddr>,
+    /// Reload on SIGHUP.
+    pub reload: bool,
+    /// With `reload`, also reload when the config file changes.
+    pub watch: bool,
+}
+
+/// A started server: its bound addresses, its state, and the handles to stop it.
+pub struct Running {
+    /// Where the callback listener is bound.
+    pub addr: SocketAddr,
+    /// Where the admin listener is bound, if there is one.
+    pub admin_addr: Option<SocketAddr>,
+    /// The shared state (rules, readiness, metrics).
+    pub state: AppState,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting on every listener and drains; `wait` completes afterwards.
+    pub fn stop(&self) {
+        self.state.set_ready(false);
+        self.stop.cancel();
+    }
+
+    /// Waits until every listener has drained and the reloader has stopped.
+    pub async fn wait(self) {
+        for task in self.tasks {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "server task failed");
+            }
+        }
+    }
+}
+
+/// Binds the listeners and starts serving `config`; returns once they accept.
+pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
+    let stop = CancellationToken::new();
+    let state = AppState::new(&config);
+    let drain = config.server.drain_timeout;
+    let mut tasks = Vec::new();
+
+    let (listener, addr) = bind(options.listen.unwrap_or(config.server.listen)).await?;
+    let app = router(state.clone(), &config.server.callback_path);
+    tasks.push(tokio::spawn(serve(
+        listener,
+        app,
+        stop.clone().cancelled_owned(),
+        drain,
+    )));
+
+    let admin_addr = match options.admin_listen.or(config.admin.listen) {
+        Some(admin) => {
+            let (listener, admin_addr) = bind(admin).await?;
+            let app = admin_router(state.clone());
+            tasks.push(tokio::spawn(serve(
+                listener,
+                app,
+                stop.clone().cancelled_owned(),
+                drain,
+            )));
+            Some(admin_addr)
+        }
+        None => None,
+    };
+
+    if options.reload {
+        tasks.push(Reloader::new(&config, state.clone()).spawn(stop.clone(), options.watch)?);
+    }
+    tracing::info!(
+        listen = %addr,
+        admin = ?admin_addr,
+        callback_path = %config.server.callback_path,
+        rules = config.rules.len(),
+        config = %config.source.path.display(),
+        "serving"
+    );
+    Ok(Running {
+        addr,
+        admin_addr,
+        state,
+        stop,
+        tasks,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let state = AppState::new(config.rules);
-    let app = router(state.clone(), &config.server.callback_path);
-    tracing::info!(
-        listen = %listener.local_addr()?,
-        callback_path = %config.server.callback_path,
-        rules = state.rules.load().rules().len(),
-        "serving"
-    );
-    let shutdown = async move {
-        tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM received; shutting down"),
-            _ = interrupt.recv() => tracing::info!("SIGINT received; shutting down"),
-        }
-        state.set_ready(false);
+    let bound = listener.local_addr()?;
+    Ok((listener, bound))
+}
+
+/// Serves until SIGTERM or SIGINT, then shuts down the way a load balancer expects:
+///
+/// 1. `/readyz` answers 503 at once;
+/// 2. on SIGTERM, requests are still served for `[server] shutdown_grace`, so the load
+///    balancer sees the failing probe and stops sending (SIGINT, or a second signal,
+///    skips this);
+/// 3. the listeners stop accepting and in-flight requests get `[server] drain_timeout`.
+pub async fn run(config: Config, options: StartOptions) -> anyhow::Result<()> {
+    // Handlers go in before the server announces itself, so no signal is missed.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let grace = config.server.shutdown_grace;
+    let running = start(config, options).await?;
+
+    let sigterm = tokio::select! {
+        _ = terminate.recv() => true,
+        _ = interrupt.recv() => false,
     };
-    serve(listener, app, shutdown).await;
+    running.state.set_ready(false);
+    if sigterm && !grace.is_zero() {
+        tracing::info!(grace = ?grace, "SIGTERM: readiness failing; serving through the grace period");
+        tokio::select! {
+            () = tokio::time::sleep(grace) => {}
+            () = next_signal(&mut terminate, &mut interrupt) => {
+                tracing::info!("second signal: skipping the rest of the grace period");
+            }
+        }
+    } else {
+        tracing::info!("shutting down");
+    }
+    tracing::info!("no longer accepting; draining in-flight requests");
+    running.stop();
+    running.wait().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn next_signal(terminate: &mut Signal, interrupt: &mut Signal) {
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
 }

@@ -2,14 +2,15 @@
 //! problem rather than stopping at the first.
 
 use super::error::Problem;
-use super::file::{RawBitrate, RawConfig, RawDecision, RawInterval, RawRule, RawServer};
-use super::{Config, ServerSettings};
+use super::file::{RawAdmin, RawBitrate, RawConfig, RawDecision, RawInterval, RawRule, RawServer};
+use super::{AdminSettings, ServerSettings};
 use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
 use crate::query::Codec;
 use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// The listen address when the file names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -37,14 +38,29 @@ impl Problems {
     }
 }
 
+/// Default of `[server] shutdown_grace`.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Default of `[server] drain_timeout`.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest accepted `shutdown_grace` or `drain_timeout`: shutdown stays bounded.
+pub const MAX_SHUTDOWN_STEP: Duration = Duration::from_secs(300);
+
+/// What a config file compiles to, before it is given a source.
+pub struct Compiled {
+    pub server: ServerSettings,
+    pub admin: AdminSettings,
+    pub rules: RuleSet,
+}
+
 /// Parses and compiles config text; `Err` carries every problem found.
-pub fn compile(text: &str) -> Result<Config, Vec<Problem>> {
+pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
     let table: toml::Table = text.parse().map_err(|e| vec![syntax_problem(text, &e)])?;
     let mut problems = Problems { list: Vec::new() };
     let raw = deserialize_table::<RawConfig>(&table, "", &mut problems).ok_or(problems.list)?;
     let mut problems = Problems { list: Vec::new() };
 
     let server = compile_server(&raw.server, &mut problems);
+    let admin = compile_admin(&raw.admin, &mut problems);
     let default = deserialize_table::<RawDecision>(&raw.default, "[default]", &mut problems)
         .and_then(|d| {
             compile_decision(
@@ -75,9 +91,10 @@ pub fn compile(text: &str) -> Result<Config, Vec<Problem>> {
         }
     }
 
-    match (server, default) {
-        (Some(server), Some(default)) if problems.list.is_empty() => Ok(Config {
+    match (server, admin, default) {
+        (Some(server), Some(admin), Some(default)) if problems.list.is_empty() => Ok(Compiled {
             server,
+            admin,
             rules: RuleSet::new(rules, Answer::new(default)),
         }),
         _ => Err(problems.list),
@@ -135,20 +152,80 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
     None
 }
 
-fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSettings> {
-    const PLACE: &str = "[server]";
-    let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-    let listen = match listen_text.parse::<SocketAddr>() {
-        Ok(addr) => Some(addr),
-        Err(_) => {
+fn compile_address(
+    place: &str,
+    field: &str,
+    text: &str,
+    problems: &mut Problems,
+) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .map_err(|_| {
             problems.add(
-                PLACE,
-                Some("listen"),
-                format!("{listen_text:?} is not an IP:PORT address such as \"0.0.0.0:8080\""),
+                place,
+                Some(field),
+                format!("{text:?} is not an IP:PORT address such as \"0.0.0.0:8080\""),
+            )
+        })
+        .ok()
+}
+
+fn compile_duration(
+    place: &str,
+    field: &str,
+    text: Option<&str>,
+    default: Duration,
+    problems: &mut Problems,
+) -> Option<Duration> {
+    let Some(text) = text else {
+        return Some(default);
+    };
+    let parsed = text
+        .parse::<jiff::SignedDuration>()
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok());
+    match parsed {
+        Some(duration) if duration <= MAX_SHUTDOWN_STEP => Some(duration),
+        Some(_) => {
+            problems.add(place, Some(field), format!("{text:?} is longer than 5m"));
+            None
+        }
+        None => {
+            problems.add(
+                place,
+                Some(field),
+                format!("{text:?} is not a duration such as \"5s\" or \"500ms\""),
             );
             None
         }
+    }
+}
+
+fn compile_admin(raw: &RawAdmin, problems: &mut Problems) -> Option<AdminSettings> {
+    let listen = match raw.listen.as_deref() {
+        None => None,
+        Some(text) => Some(compile_address("[admin]", "listen", text, problems)?),
     };
+    Some(AdminSettings { listen })
+}
+
+fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSettings> {
+    const PLACE: &str = "[server]";
+    let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = compile_address(PLACE, "listen", listen_text, problems);
+    let shutdown_grace = compile_duration(
+        PLACE,
+        "shutdown_grace",
+        raw.shutdown_grace.as_deref(),
+        DEFAULT_SHUTDOWN_GRACE,
+        problems,
+    );
+    let drain_timeout = compile_duration(
+        PLACE,
+        "drain_timeout",
+        raw.drain_timeout.as_deref(),
+        DEFAULT_DRAIN_TIMEOUT,
+        problems,
+    );
     let callback_path = raw
         .callback_path
         .clone()
@@ -176,6 +253,8 @@ fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSett
     Some(ServerSettings {
         listen: listen?,
         callback_path: path_ok.then_some(callback_path)?,
+        shutdown_grace: shutdown_grace?,
+        drain_timeout: drain_timeout?,
     })
 }
 

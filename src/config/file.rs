@@ -12,6 +12,9 @@ pub struct RawConfig {
     /// `[server]`; every key has a default.
     #[serde(default)]
     pub server: RawServer,
+    /// `[admin]`: the optional operators' listener. Default: no admin listener.
+    #[serde(default)]
+    pub admin: RawAdmin,
     /// `[default]`: the decision when no rule matches. Required.
     pub default: toml::Table,
     /// `[[rule]]`, in evaluation order. Default: none.
@@ -27,6 +30,21 @@ pub struct RawServer {
     pub listen: Option<String>,
     /// Path of the callback URL registered on the platform. Default `/`.
     pub callback_path: Option<String>,
+    /// After SIGTERM, how long to keep serving with `/readyz` failing, e.g. `"5s"`.
+    /// Default `5s`, at most `5m`.
+    pub shutdown_grace: Option<String>,
+    /// After the grace period, how long in-flight requests may take to finish, e.g. `"10s"`.
+    /// Default `10s`, at most `5m`.
+    pub drain_timeout: Option<String>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Address of the admin listener (`/metrics`, `/rules`, health), `IP:PORT`.
+    /// Default: none, no admin listener.
+    pub listen: Option<String>,
 }
 
 /// `[default]`: the decision keys shared with rules.

@@ -5,12 +5,16 @@ mod compile;
 mod error;
 mod file;
 
-pub use compile::{DEFAULT_CALLBACK_PATH, DEFAULT_LISTEN, MAX_RULE_NAME_LEN, RESERVED_PATHS};
+pub use compile::{
+    DEFAULT_CALLBACK_PATH, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE,
+    MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP, RESERVED_PATHS,
+};
 pub use error::{ConfigError, Problem};
 
 use crate::rules::RuleSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The config path used when neither `--config` nor `RECGATE_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "config/recgate.toml";
@@ -22,8 +26,12 @@ pub const MAX_CONFIG_BYTES: u64 = 64 * 1024 * 1024;
 pub struct Config {
     /// `[server]`.
     pub server: ServerSettings,
+    /// `[admin]`.
+    pub admin: AdminSettings,
     /// `[default]` and `[[rule]]`, compiled.
     pub rules: RuleSet,
+    /// Where the config came from.
+    pub source: ConfigSource,
 }
 
 /// `[server]`, validated.
@@ -33,14 +41,62 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// Path of the callback URL.
     pub callback_path: String,
+    /// After SIGTERM, how long to keep serving while `/readyz` fails.
+    pub shutdown_grace: Duration,
+    /// After the grace period, how long in-flight requests may take.
+    pub drain_timeout: Duration,
+}
+
+/// `[admin]`, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminSettings {
+    /// Address of the admin listener; `None` runs none.
+    pub listen: Option<SocketAddr>,
+}
+
+/// The file a config was read from, its SHA-256 and when it was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSource {
+    /// The file's path as given.
+    pub path: PathBuf,
+    /// Lower-case hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// When it was loaded.
+    pub loaded_at: jiff::Timestamp,
+}
+
+impl ConfigSource {
+    /// Describes `text` read from `path` now.
+    pub fn new(path: &Path, text: &str) -> ConfigSource {
+        ConfigSource {
+            path: path.to_owned(),
+            sha256: sha256_hex(text.as_bytes()),
+            loaded_at: jiff::Timestamp::now(),
+        }
+    }
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Config {
-    /// Parses and compiles config text; `path` only labels errors.
+    /// Parses and compiles config text; `path` labels errors and the source.
     pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        compile::compile(text).map_err(|problems| ConfigError::Invalid {
+        let compiled = compile::compile(text).map_err(|problems| ConfigError::Invalid {
             path: path.to_owned(),
             problems,
+        })?;
+        Ok(Config {
+            server: compiled.server,
+            admin: compiled.admin,
+            rules: compiled.rules,
+            source: ConfigSource::new(path, text),
         })
     }
 

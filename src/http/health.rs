@@ -1,6 +1,6 @@
 //! Liveness and readiness for load balancers and orchestrators, in plain text.
 
-use super::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 

@@ -3,9 +3,11 @@
 //! Rules are tried in file order and the first that matches answers; when none does, the
 //! default answers.
 
+mod diff;
 mod pattern;
 mod rule;
 
+pub use diff::RuleDiff;
 pub use pattern::{Pattern, PatternError, REGEX_SIZE_LIMIT};
 pub use rule::{Answer, BitrateRange, Rule};
 
@@ -24,6 +26,8 @@ pub struct RuleSet {
 /// The outcome of evaluating one query.
 #[derive(Debug, Clone, Copy)]
 pub struct Verdict<'a> {
+    /// Position of the matching rule in evaluation order; `None` when the default answered.
+    pub index: Option<usize>,
     /// The rule that matched; `None` when the default answered.
     pub rule: Option<&'a Rule>,
     /// What to send back.
@@ -46,16 +50,36 @@ impl RuleSet {
 
     /// Decides for `query`: the first matching rule, else the default.
     pub fn evaluate(&self, query: &Query) -> Verdict<'_> {
-        match self.rules.iter().find(|rule| rule.matches(query)) {
+        match self.rules.iter().position(|rule| rule.matches(query)) {
+            Some(index) => self.verdict_of(Some(index)),
+            None => self.verdict_of(None),
+        }
+    }
+
+    /// The verdict naming rule `index` (which must exist), or the default for `None`.
+    fn verdict_of(&self, index: Option<usize>) -> Verdict<'_> {
+        match index.and_then(|i| self.rules.get(i)) {
             Some(rule) => Verdict {
+                index,
                 rule: Some(rule),
                 answer: &rule.answer,
             },
             None => Verdict {
+                index: None,
                 rule: None,
                 answer: &self.default,
             },
         }
+    }
+
+    /// How many rules there are.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there are no rules (every query gets the default).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
     }
 
     /// The rules in evaluation order.

@@ -95,6 +95,15 @@ impl Rule {
         self.codecs.as_ref().is_none_or(|list| list.contains(codec))
     }
 
+    /// Everything that decides what the rule matches and answers, to spot a changed rule.
+    pub fn signature(&self) -> String {
+        format!(
+            "{} -> {}",
+            self.selector(),
+            String::from_utf8_lossy(&self.answer.body)
+        )
+    }
+
     /// A one-line description of what the rule selects, as `check` prints it.
     pub fn selector(&self) -> String {
         let mut parts = Vec::new();

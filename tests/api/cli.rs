@@ -142,5 +142,9 @@ async fn probe_succeeds_against_a_live_server_and_fails_without_one() {
     assert_eq!(outcome, (0, 0, 1), "live, 0.0.0.0 and a 404 path");
     server.shutdown().await;
     let addr = format!("127.0.0.1:{}", 1);
-    assert_eq!(run(&["probe", "--addr", &addr]).0, 1, "nothing listens on port 1");
+    assert_eq!(
+        run(&["probe", "--addr", &addr]).0,
+        1,
+        "nothing listens on port 1"
+    );
 }

@@ -1,15 +1,12 @@
 //! A real recgate server on 127.0.0.1:0 and a real HTTP client, for the tests.
 
 use recgate::config::Config;
-use recgate::http::{AppState, router};
-use recgate::startup::serve;
+use recgate::startup::{Running, StartOptions, start};
+use recgate::state::AppState;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// A config with one rule of each shape, used by most tests.
 pub const CONFIG: &str = r#"
@@ -40,31 +37,39 @@ formats = ["mp4", "flv"]
 interval = { mp4 = 300, flv = 120, m3u8 = 180 }
 "#;
 
-/// A server running in this process until dropped or shut down.
+/// A server running in this process, on a config file of its own, until dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
     pub state: AppState,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    pub config: tempfile::NamedTempFile,
+    running: Option<Running>,
 }
 
 impl TestServer {
-    /// Starts a server on 127.0.0.1:0 with `config_text`.
+    /// Starts a server on 127.0.0.1:0 with `config_text`, an admin listener, no reloader.
     pub async fn start(config_text: &str) -> TestServer {
-        let config = Config::from_str(config_text, Path::new("test.toml")).expect("test config");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let state = AppState::new(config.rules);
-        let app = router(state.clone(), &config.server.callback_path);
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, app, async {
-            let _ = rx.await;
-        }));
+        TestServer::start_with(config_text, false).await
+    }
+
+    /// Starts a server on 127.0.0.1:0 with `config_text` and an admin listener; `reload`
+    /// turns on SIGHUP and file-change reloads.
+    pub async fn start_with(config_text: &str, reload: bool) -> TestServer {
+        let file = config_file(config_text);
+        let config = Config::from_file(file.path()).expect("test config");
+        let options = StartOptions {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            reload,
+            watch: reload,
+        };
+        let running = start(config, options).await.expect("server starts");
         TestServer {
-            addr,
-            state,
-            shutdown: Some(tx),
-            task: Some(task),
+            addr: running.addr,
+            admin_addr: running.admin_addr,
+            state: running.state.clone(),
+            config: file,
+            running: Some(running),
         }
     }
 
@@ -73,40 +78,54 @@ impl TestServer {
         format!("http://{}{}", self.addr, path_and_query)
     }
 
+    /// The same on the admin listener.
+    pub fn admin_url(&self, path_and_query: &str) -> String {
+        let admin = self.admin_addr.expect("admin listener");
+        format!("http://{admin}{path_and_query}")
+    }
+
     /// Asks the server to stop and waits until it has drained.
     pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task ends cleanly");
+        if let Some(running) = self.running.take() {
+            running.stop();
+            running.wait().await;
         }
     }
 
     /// GET `path_and_query`; returns status, content type and body.
     pub async fn get(&self, path_and_query: &str) -> (u16, String, String) {
-        let response = client()
-            .get(self.url(path_and_query))
-            .send()
-            .await
-            .expect("request reaches the server");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap_or_default().to_owned())
-            .unwrap_or_default();
-        let body = response.text().await.expect("body reads");
-        (status, content_type, body)
+        fetch(&self.url(path_and_query)).await
+    }
+
+    /// GET on the admin listener.
+    pub async fn admin_get(&self, path_and_query: &str) -> (u16, String, String) {
+        fetch(&self.admin_url(path_and_query)).await
     }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        if let Some(running) = self.running.take() {
+            running.stop();
         }
     }
+}
+
+/// GET `url`; returns status, content type and body.
+pub async fn fetch(url: &str) -> (u16, String, String) {
+    let response = client()
+        .get(url)
+        .send()
+        .await
+        .expect("request reaches the server");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let body = response.text().await.expect("body reads");
+    (status, content_type, body)
 }
 
 /// A plain HTTP client, no proxies.
@@ -199,11 +218,17 @@ fn wait_for_listen(stdout: &mut BufReader<ChildStdout>) -> SocketAddr {
         line.clear();
         let read = stdout.read_line(&mut line).expect("log readable");
         assert!(read > 0, "server exited before serving");
-        if let Some(rest) = line.split("listen=").nth(1) {
-            let addr = rest
-                .split_whitespace()
-                .next()
-                .expect("address follows listen=");
+        // Text logs write `listen=ADDR`, JSON logs `"listen":"ADDR"`.
+        let addr = line
+            .split("listen=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .or_else(|| {
+                line.split("\"listen\":\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+            });
+        if let Some(addr) = addr {
             return addr.parse().expect("listen address parses");
         }
     }

@@ -4,4 +4,5 @@ mod callback;
 mod cli;
 mod health;
 mod helpers;
+mod operations;
 mod shutdown;

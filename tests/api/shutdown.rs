@@ -47,7 +47,7 @@ async fn a_request_in_flight_at_shutdown_is_still_answered() {
 
 #[test]
 fn sigterm_and_sigint_stop_the_process_with_exit_code_zero() {
-    let config = config_file(CONFIG);
+    let config = config_file(&format!("[server]\nshutdown_grace = \"100ms\"\n{CONFIG}"));
     for signal in [Signal::SIGTERM, Signal::SIGINT] {
         let mut server = ServerProcess::start(config.path(), &[]);
         let mut stream = TcpStream::connect(server.addr).expect("server listens");

@@ -1,0 +1,227 @@
+//! Hot reload: on SIGHUP or a change of the config file, read, validate and compile the
+//! whole file, then swap the rule set atomically; a bad file keeps the last good rules.
+
+use crate::config::{AdminSettings, Config, ConfigError, ServerSettings, read_text, sha256_hex};
+use crate::rules::RuleDiff;
+use crate::state::AppState;
+use notify::{RecursiveMode, Watcher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Quiet time after the last file event before reloading: editors and ConfigMap updates
+/// touch a file several times in a burst.
+pub const WATCH_DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// What a successful reload changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Rules added, removed, changed.
+    pub diff: RuleDiff,
+    /// Settings that differ from the running ones and need a restart to apply.
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// Reloads one config file into one server's state.
+pub struct Reloader {
+    path: PathBuf,
+    state: AppState,
+    /// `[server]` and `[admin]` as the server started with them.
+    server: ServerSettings,
+    admin: AdminSettings,
+    /// SHA-256 of the last content tried, good or bad, so that a watcher event without a
+    /// change of content does nothing.
+    last_seen: Mutex<String>,
+}
+
+impl Reloader {
+    /// A reloader for the file `config` was read from.
+    pub fn new(config: &Config, state: AppState) -> Reloader {
+        Reloader {
+            path: config.source.path.clone(),
+            state,
+            server: config.server.clone(),
+            admin: config.admin.clone(),
+            last_seen: Mutex::new(config.source.sha256.clone()),
+        }
+    }
+
+    /// Reloads now, whatever the file holds; `trigger` labels the log lines.
+    pub fn reload(&self, trigger: &'static str) -> Result<ReloadReport, ConfigError> {
+        let text = read_text(&self.path);
+        if let Ok(text) = &text {
+            self.remember(sha256_hex(text.as_bytes()));
+        }
+        let outcome = text.and_then(|text| Config::from_str(&text, &self.path));
+        match outcome {
+            Ok(config) => Ok(self.apply(config, trigger)),
+            Err(error) => {
+                self.state.metrics.count_reload(false);
+                for line in error.lines() {
+                    tracing::error!(trigger, problem = %line, "config reload refused");
+                }
+                tracing::error!(trigger, "reload failed; the last good rules keep serving");
+                Err(error)
+            }
+        }
+    }
+
+    /// Reloads only if the file's content differs from the last content tried.
+    pub fn reload_if_changed(
+        &self,
+        trigger: &'static str,
+    ) -> Option<Result<ReloadReport, ConfigError>> {
+        let current = std::fs::read(&self.path)
+            .ok()
+            .map(|bytes| sha256_hex(&bytes));
+        let unchanged = current.is_some_and(|hash| {
+            self.last_seen
+                .lock()
+                .map(|seen| *seen == hash)
+                .unwrap_or(false)
+        });
+        (!unchanged).then(|| self.reload(trigger))
+    }
+
+    fn remember(&self, hash: String) {
+        if let Ok(mut seen) = self.last_seen.lock() {
+            *seen = hash;
+        }
+    }
+
+    fn apply(&self, config: Config, trigger: &'static str) -> ReloadReport {
+        let old = self.state.rules_full();
+        let diff = RuleDiff::between(&old.rules, &config.rules);
+        let needs_restart = self.needs_restart(&config);
+        for setting in &needs_restart {
+            tracing::warn!(
+                trigger,
+                setting,
+                "changed in the file; needs a restart to apply"
+            );
+        }
+        let rules = config.rules.len();
+        let loaded_at = config.source.loaded_at;
+        self.state.swap_rules(config.rules, config.source);
+        self.state.metrics.count_reload(true);
+        self.state
+            .metrics
+            .last_reload_success
+            .set(loaded_at.as_millisecond() as f64 / 1000.0);
+        tracing::info!(
+            trigger,
+            rules,
+            added = ?diff.added,
+            removed = ?diff.removed,
+            changed = ?diff.changed,
+            reordered = diff.reordered,
+            default_changed = diff.default_changed,
+            "config reloaded"
+        );
+        ReloadReport {
+            diff,
+            needs_restart,
+        }
+    }
+
+    /// Settings that cannot change while serving and differ from the running ones.
+    fn needs_restart(&self, new: &Config) -> Vec<&'static str> {
+        let mut settings = Vec::new();
+        if new.server.listen != self.server.listen {
+            settings.push("server.listen");
+        }
+        if new.server.callback_path != self.server.callback_path {
+            settings.push("server.callback_path");
+        }
+        if new.server.shutdown_grace != self.server.shutdown_grace {
+            settings.push("server.shutdown_grace");
+        }
+        if new.server.drain_timeout != self.server.drain_timeout {
+            settings.push("server.drain_timeout");
+        }
+        if new.admin != self.admin {
+            settings.push("admin");
+        }
+        settings
+    }
+
+    /// Reloads on SIGHUP, and with `watch_file` on changes of the file, until `cancel`
+    /// fires.
+    ///
+    /// The signal handler is installed before this returns its future, so a SIGHUP sent
+    /// once the server announces itself is never missed.
+    pub fn spawn(
+        self,
+        cancel: CancellationToken,
+        watch_file: bool,
+    ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup())?;
+        let (tx, mut events) = mpsc::unbounded_channel::<()>();
+        let _watcher = if watch_file {
+            watch(&self.path, tx)
+        } else {
+            None
+        };
+        Ok(tokio::spawn(async move {
+            // Keep the watcher alive as long as the loop runs.
+            let _watcher = _watcher;
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    _ = hangup.recv() => {
+                        let _ = self.reload("sighup");
+                    }
+                    Some(()) = events.recv() => {
+                        debounce(&mut events).await;
+                        let _ = self.reload_if_changed("file change");
+                    }
+                }
+            }
+        }))
+    }
+}
+
+/// Waits until no event has arrived for `WATCH_DEBOUNCE`.
+async fn debounce(events: &mut mpsc::UnboundedReceiver<()>) {
+    loop {
+        match tokio::time::timeout(WATCH_DEBOUNCE, events.recv()).await {
+            Ok(Some(())) => continue,
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// Watches the file's directory, so replacing the file by rename (editors, Kubernetes
+/// ConfigMaps swapping their `..data` link) is seen as well as writing it in place.
+fn watch(path: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+    let file_name = path.file_name()?.to_owned();
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let handler = move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let relevant = event.paths.iter().any(|p| {
+            p.file_name()
+                .is_some_and(|name| name == file_name || name.to_string_lossy().starts_with(".."))
+        });
+        if relevant {
+            let _ = tx.send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch the config file; reload with SIGHUP");
+            return None;
+        }
+    };
+    if let Err(error) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        tracing::warn!(%error, dir = %dir.display(), "cannot watch the config directory; reload with SIGHUP");
+        return None;
+    }
+    Some(watcher)
+}

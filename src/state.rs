@@ -1,0 +1,108 @@
+//! The server's shared state: the live rule set (swapped whole on reload), readiness and
+//! metrics.
+
+use crate::config::{Config, ConfigSource};
+use crate::metrics::Metrics;
+use crate::rules::{DEFAULT_RULE_NAME, RuleSet, Verdict};
+use arc_swap::ArcSwap;
+use prometheus_client::metrics::counter::Counter;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A rule set with the file it came from and a hit counter per rule.
+#[derive(Debug)]
+pub struct LiveRules {
+    /// The compiled rules.
+    pub rules: RuleSet,
+    /// The config file they came from.
+    pub source: ConfigSource,
+    /// One decision counter per rule, in rule order, then one for the default.
+    hits: Vec<Counter>,
+}
+
+impl LiveRules {
+    /// Wraps `rules`, fetching each rule's counter from `metrics` once, so that hits carry
+    /// over a reload for a rule that keeps its name.
+    pub fn new(rules: RuleSet, source: ConfigSource, metrics: &Metrics) -> LiveRules {
+        let hits = rules
+            .rules()
+            .iter()
+            .map(|r| metrics.decision_counter(&r.name, r.answer.decision.record))
+            .chain([
+                metrics.decision_counter(DEFAULT_RULE_NAME, rules.default_answer().decision.record)
+            ])
+            .collect();
+        LiveRules {
+            rules,
+            source,
+            hits,
+        }
+    }
+
+    /// The counter of the rule that gave `verdict` (or of the default).
+    pub fn counter(&self, verdict: &Verdict<'_>) -> Option<&Counter> {
+        let index = verdict.index.unwrap_or(self.rules.rules().len());
+        self.hits.get(index)
+    }
+
+    /// Decisions made by rule `index` (or by the default, for `None`) since start.
+    pub fn hits(&self, index: Option<usize>) -> u64 {
+        let index = index.unwrap_or(self.rules.rules().len());
+        self.hits.get(index).map_or(0, Counter::get)
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    live: Arc<ArcSwap<LiveRules>>,
+    ready: Arc<AtomicBool>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// State serving `config`'s rules, ready at once, with fresh metrics.
+    pub fn new(config: &Config) -> AppState {
+        let metrics = Arc::new(Metrics::new());
+        let live = LiveRules::new(config.rules.clone(), config.source.clone(), &metrics);
+        metrics.rules_loaded.set(live.rules.rules().len() as i64);
+        metrics
+            .last_reload_success
+            .set(config.source.loaded_at.as_millisecond() as f64 / 1000.0);
+        AppState {
+            live: Arc::new(ArcSwap::from_pointee(live)),
+            ready: Arc::new(AtomicBool::new(true)),
+            metrics,
+        }
+    }
+
+    /// The live rule set; hold it for one request only.
+    pub fn rules(&self) -> arc_swap::Guard<Arc<LiveRules>> {
+        self.live.load()
+    }
+
+    /// The live rule set as an owned handle, for longer work such as a reload diff.
+    pub fn rules_full(&self) -> Arc<LiveRules> {
+        self.live.load_full()
+    }
+
+    /// Replaces the rule set whole: each request sees the old or the new set, never a mix.
+    pub fn swap_rules(&self, rules: RuleSet, source: ConfigSource) {
+        let live = LiveRules::new(rules, source, &self.metrics);
+        self.metrics
+            .rules_loaded
+            .set(live.rules.rules().len() as i64);
+        self.live.store(Arc::new(live));
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Flips readiness, e.g. to 503 when shutdown begins.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+}
