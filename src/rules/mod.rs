@@ -4,10 +4,14 @@
 //! default answers.
 
 mod diff;
+mod index;
 mod pattern;
 mod rule;
 
 pub use diff::RuleDiff;
+pub use index::REGEX_SET_SIZE_LIMIT;
+
+use index::RuleIndex;
 pub use pattern::{Pattern, PatternError, REGEX_SIZE_LIMIT};
 pub use rule::{Answer, BitrateRange, Rule};
 
@@ -21,6 +25,7 @@ pub const DEFAULT_RULE_NAME: &str = "default";
 pub struct RuleSet {
     rules: Vec<Rule>,
     default: Answer,
+    index: RuleIndex,
 }
 
 /// The outcome of evaluating one query.
@@ -45,15 +50,23 @@ impl Verdict<'_> {
 impl RuleSet {
     /// Builds a rule set from rules already validated (unique names, sound patterns).
     pub fn new(rules: Vec<Rule>, default: Answer) -> RuleSet {
-        RuleSet { rules, default }
+        let index = RuleIndex::build(&rules);
+        RuleSet {
+            rules,
+            default,
+            index,
+        }
     }
 
-    /// Decides for `query`: the first matching rule, else the default.
+    /// Decides for `query`: the first matching rule in file order, else the default.
     pub fn evaluate(&self, query: &Query) -> Verdict<'_> {
-        match self.rules.iter().position(|rule| rule.matches(query)) {
-            Some(index) => self.verdict_of(Some(index)),
-            None => self.verdict_of(None),
-        }
+        self.verdict_of(self.index.first_match(&self.rules, query))
+    }
+
+    /// The same decision by a plain scan in file order: the reference the index is held
+    /// to in tests and benchmarks.
+    pub fn evaluate_linear(&self, query: &Query) -> Verdict<'_> {
+        self.verdict_of(self.rules.iter().position(|rule| rule.matches(query)))
     }
 
     /// The verdict naming rule `index` (which must exist), or the default for `None`.

@@ -138,7 +138,11 @@ fn arbitrary_rule(index: usize) -> impl Strategy<Value = Rule> {
 }
 
 fn arbitrary_rule_set() -> impl Strategy<Value = RuleSet> {
-    (0usize..12)
+    sized_rule_set(0..12)
+}
+
+fn sized_rule_set(sizes: std::ops::Range<usize>) -> impl Strategy<Value = RuleSet> {
+    sizes
         .prop_flat_map(|n| (0..n).map(arbitrary_rule).collect::<Vec<_>>())
         .prop_map(set)
 }
@@ -167,6 +171,24 @@ proptest! {
         let verdict = rules.evaluate(&query);
         let got = verdict.rule.map(|r| r.name.clone());
         prop_assert_eq!(got, expected.map(|i| format!("r{i}")));
+    }
+
+    /// Speed must not change an answer: the index and a plain scan in file order agree.
+    /// Sets up to 60 rules over a tiny alphabet, so exact values are shared by more than
+    /// `EXACT_KEY_MAX_SHARED` rules and every keying path is taken.
+    #[test]
+    fn the_index_and_a_linear_scan_always_agree(
+        rules in sized_rule_set(0..60),
+        queries in proptest::collection::vec(arbitrary_query(), 1..24),
+    ) {
+        for raw in queries {
+            let query = Query::parse(&raw);
+            prop_assert_eq!(
+                rules.evaluate(&query).index,
+                rules.evaluate_linear(&query).index,
+                "query {}", raw
+            );
+        }
     }
 
     #[test]

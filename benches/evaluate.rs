@@ -1,0 +1,69 @@
+//! Rule evaluation cost by rule count and pattern kind, indexed and (for scale) linear.
+
+mod support;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use recgate::config::Config;
+use recgate::query::Query;
+use recgate::rules::RuleSet;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+use support::generate::{Shape, config_text, query_for, query_missing};
+
+fn rule_set(n: usize, shape: Shape) -> RuleSet {
+    Config::from_str(&config_text(n, shape), Path::new("bench.toml"))
+        .expect("generated config is valid")
+        .rules
+}
+
+fn evaluate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("evaluate");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let sizes: &[(Shape, &str, &[usize])] = &[
+        (Shape::Exact, "exact", &[10, 1_000, 100_000]),
+        (Shape::Glob, "glob", &[10, 1_000, 100_000]),
+        (Shape::Regex, "regex", &[10, 1_000, 10_000]),
+        (Shape::Mixed, "mixed", &[10, 1_000, 100_000]),
+    ];
+    for &(shape, name, counts) in sizes {
+        for &n in counts {
+            let rules = rule_set(n, shape);
+            // The last rule: a scan would have to pass every other one.
+            let hit = Query::parse(&query_for(n - 1, shape));
+            let miss = Query::parse(&query_missing());
+            assert_eq!(
+                rules.evaluate(&hit).rule_name(),
+                format!("rule-{}", n - 1),
+                "the benchmark query hits the last rule"
+            );
+            group.bench_with_input(BenchmarkId::new(format!("{name}/hit"), n), &hit, |b, q| {
+                b.iter(|| black_box(rules.evaluate(black_box(q)).index))
+            });
+            group.bench_with_input(
+                BenchmarkId::new(format!("{name}/miss"), n),
+                &miss,
+                |b, q| b.iter(|| black_box(rules.evaluate(black_box(q)).index)),
+            );
+            if n <= 1_000 || shape == Shape::Exact {
+                group.bench_with_input(
+                    BenchmarkId::new(format!("{name}/linear-hit"), n),
+                    &hit,
+                    |b, q| b.iter(|| black_box(rules.evaluate_linear(black_box(q)).index)),
+                );
+            }
+        }
+    }
+    group.finish();
+}
+
+fn parse_query(c: &mut Criterion) {
+    let raw = "domain=live.example.com&app=edu&stream=course-7&codec=h265&vbitrate=2500";
+    c.bench_function("query/parse", |b| b.iter(|| Query::parse(black_box(raw))));
+}
+
+criterion_group!(benches, evaluate, parse_query);
+criterion_main!(benches);
