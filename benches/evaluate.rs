@@ -1,4 +1,5 @@
 //! Rule evaluation cost by rule count and pattern kind, indexed and (for scale) linear.
+#![allow(clippy::expect_used)]
 
 mod support;
 
