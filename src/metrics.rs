@@ -3,13 +3,15 @@
 //! Labels are bounded: rule names (from the config), route templates, status codes and
 //! fixed reason codes, never raw paths or query values.
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 /// Content type of the text exposition served on `/metrics`.
@@ -24,11 +26,34 @@ pub struct DecisionLabels {
     pub need_record: bool,
 }
 
+/// A route template as a label value; cloning it is one atomic add, not an allocation.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct RouteLabel(Arc<str>);
+
+impl RouteLabel {
+    /// The route template.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for RouteLabel {
+    fn from(route: &str) -> RouteLabel {
+        RouteLabel(Arc::from(route))
+    }
+}
+
+impl EncodeLabelValue for RouteLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(&self.0)
+    }
+}
+
 /// `recgate_http_requests_total` labels.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// Route template (`/`, `/healthz`, ...), or `unmatched`.
-    pub route: String,
+    pub route: RouteLabel,
     /// HTTP status code.
     pub status: u16,
 }

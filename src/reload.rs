@@ -58,7 +58,7 @@ impl Reloader {
         match outcome {
             Ok(config) => Ok(self.apply(config, trigger)),
             Err(error) => {
-                self.state.metrics.count_reload(false);
+                self.state.metrics().count_reload(false);
                 for line in error.lines() {
                     tracing::error!(trigger, problem = %line, "config reload refused");
                 }
@@ -105,9 +105,9 @@ impl Reloader {
         let rules = config.rules.len();
         let loaded_at = config.source.loaded_at;
         self.state.swap_rules(config.rules, config.source);
-        self.state.metrics.count_reload(true);
+        self.state.metrics().count_reload(true);
         self.state
-            .metrics
+            .metrics()
             .last_reload_success
             .set(loaded_at.as_millisecond() as f64 / 1000.0);
         tracing::info!(

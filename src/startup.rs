@@ -2,10 +2,9 @@
 //! reloader, and the shutdown sequence a load balancer survives.
 
 use crate::config::Config;
-use crate::http::{admin_router, router};
+use crate::http::{App, admin_router, router};
 use crate::reload::Reloader;
 use crate::state::AppState;
-use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -31,7 +30,7 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// up to `drain` for in-flight requests.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: impl App,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {

@@ -52,13 +52,14 @@ impl LiveRules {
     }
 }
 
-/// What every handler shares.
+/// What every handler shares; one `Arc`, so handing it to a handler is one atomic add.
 #[derive(Clone)]
-pub struct AppState {
-    live: Arc<ArcSwap<LiveRules>>,
-    ready: Arc<AtomicBool>,
-    /// The metrics registry.
-    pub metrics: Arc<Metrics>,
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
+    live: ArcSwap<LiveRules>,
+    ready: AtomicBool,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -70,39 +71,45 @@ impl AppState {
         metrics
             .last_reload_success
             .set(config.source.loaded_at.as_millisecond() as f64 / 1000.0);
-        AppState {
-            live: Arc::new(ArcSwap::from_pointee(live)),
-            ready: Arc::new(AtomicBool::new(true)),
+        AppState(Arc::new(Shared {
+            live: ArcSwap::from_pointee(live),
+            ready: AtomicBool::new(true),
             metrics,
-        }
+        }))
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
     }
 
     /// The live rule set; hold it for one request only.
     pub fn rules(&self) -> arc_swap::Guard<Arc<LiveRules>> {
-        self.live.load()
+        self.0.live.load()
     }
 
     /// The live rule set as an owned handle, for longer work such as a reload diff.
     pub fn rules_full(&self) -> Arc<LiveRules> {
-        self.live.load_full()
+        self.0.live.load_full()
     }
 
     /// Replaces the rule set whole: each request sees the old or the new set, never a mix.
     pub fn swap_rules(&self, rules: RuleSet, source: ConfigSource) {
-        let live = LiveRules::new(rules, source, &self.metrics);
-        self.metrics
+        let live = LiveRules::new(rules, source, &self.0.metrics);
+        self.0
+            .metrics
             .rules_loaded
             .set(live.rules.rules().len() as i64);
-        self.live.store(Arc::new(live));
+        self.0.live.store(Arc::new(live));
     }
 
     /// Whether `/readyz` answers 200.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.0.ready.load(Ordering::Acquire)
     }
 
     /// Flips readiness, e.g. to 503 when shutdown begins.
     pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Release);
+        self.0.ready.store(ready, Ordering::Release);
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-        state.metrics.render(),
+        state.metrics().render(),
     )
         .into_response()
 }

@@ -9,39 +9,63 @@ mod callback;
 mod error;
 mod health;
 mod middleware;
+mod observe;
 mod query_cap;
+mod request_id;
 
 pub use error::{ApiError, Rejected};
+pub use middleware::App;
+pub use observe::UNMATCHED_ROUTE;
 pub use query_cap::{MAX_QUERY_LEN, QueryCapLayer};
 
 use crate::state::AppState;
 use axum::Router;
 use axum::routing::get;
+use observe::Routes;
 
-/// The public router: the callback at `callback_path`, `/healthz` and `/readyz`.
-pub fn router(state: AppState, callback_path: &str) -> Router {
+/// Paths both listeners serve.
+const HEALTH_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+
+/// The public application: the callback at `callback_path`, `/healthz` and `/readyz`.
+pub fn router(state: AppState, callback_path: &str) -> impl App {
     let routes = Router::new()
         .route(
             callback_path,
             get(callback::decide).fallback(method_not_allowed),
         )
         .merge(health_routes());
-    middleware::stack(routes, &state, callback_path).with_state(state)
+    let labels = Routes::new(
+        &[callback_path, HEALTH_PATHS[0], HEALTH_PATHS[1]],
+        Some(callback_path),
+    );
+    let metrics = state.metrics().clone();
+    middleware::stack(routes.with_state(state), metrics, labels)
 }
 
-/// The admin router: `/metrics`, `/rules`, `/healthz` and `/readyz`.
-pub fn admin_router(state: AppState) -> Router {
+/// The admin application: `/metrics`, `/rules`, `/healthz` and `/readyz`.
+pub fn admin_router(state: AppState) -> impl App {
     let routes = Router::new()
         .route("/metrics", get(admin::metrics).fallback(method_not_allowed))
         .route("/rules", get(admin::rules).fallback(method_not_allowed))
         .merge(health_routes());
-    middleware::stack(routes, &state, "").with_state(state)
+    let labels = Routes::new(
+        &["/metrics", "/rules", HEALTH_PATHS[0], HEALTH_PATHS[1]],
+        None,
+    );
+    let metrics = state.metrics().clone();
+    middleware::stack(routes.with_state(state), metrics, labels)
 }
 
 fn health_routes() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(health::live).fallback(method_not_allowed))
-        .route("/readyz", get(health::ready).fallback(method_not_allowed))
+        .route(
+            HEALTH_PATHS[0],
+            get(health::live).fallback(method_not_allowed),
+        )
+        .route(
+            HEALTH_PATHS[1],
+            get(health::ready).fallback(method_not_allowed),
+        )
         .fallback(not_found)
 }
 

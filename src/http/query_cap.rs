@@ -1,7 +1,7 @@
 //! Refuses query strings over the platform's 2,048-character cap before any handler runs.
 
 use super::error::ApiError;
-use axum::extract::Request;
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{Either, Ready, ready};
 use std::task::{Context, Poll};
@@ -42,9 +42,9 @@ pub struct QueryCap<S> {
     max: usize,
 }
 
-impl<S> Service<Request> for QueryCap<S>
+impl<S, B> Service<Request<B>> for QueryCap<S>
 where
-    S: Service<Request, Response = Response>,
+    S: Service<Request<B>, Response = Response>,
 {
     type Response = Response;
     type Error = S::Error;
@@ -54,7 +54,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         let len = request.uri().query().map_or(0, str::len);
         if len > self.max {
             let error = ApiError::QueryTooLong { len, max: self.max };

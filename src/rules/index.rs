@@ -1,11 +1,13 @@
 //! A first-match index over the rules, so evaluation does not scan them all.
 //!
 //! Every rule is filed under one *key*: a field whose pattern must match for the rule to
-//! match. An exact value is preferred (the field with the fewest rules sharing that value),
-//! then a glob, then a regex; a rule with no pattern at all is kept in a short list that is
-//! always checked. A query gathers the candidates of its three values (hash lookups, one
-//! `GlobSet` and one `RegexSet` per field) and the first candidate in rule order that
-//! matches in full wins, exactly as a scan in file order would decide.
+//! match. An exact value is preferred (the field with the fewest rules sharing it), then a
+//! glob, then a regex; a rule with no pattern at all is kept in a list that is always
+//! checked. When many rules share one exact value (one customer domain with thousands of
+//! channels), that bucket gets an index of its own over the remaining fields. A query
+//! gathers the candidates of its values (hash lookups, one `GlobSet` and one `RegexSet`
+//! per field and bucket) and the first candidate in rule order that matches in full wins,
+//! exactly as a scan in file order would decide.
 
 use super::pattern::Pattern;
 use super::rule::Rule;
@@ -16,13 +18,11 @@ use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// SECURITY: memory bound for one field's combined regex set; past it, that field's regex
-/// rules are checked one by one instead (slower, same answers).
+/// SECURITY: memory bound for one combined regex set; past it, those regex rules are
+/// checked one by one instead (slower, same answers).
 pub const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
-
-/// An exact value shared by more rules than this is a weak key: when the rule also has a
-/// glob, the glob set narrows candidates better (one customer domain with many channels).
-pub const EXACT_KEY_MAX_SHARED: usize = 8;
+/// A bucket of rules sharing one exact value gets an index of its own past this size.
+pub const EXACT_BUCKET_NEST_OVER: usize = 8;
 
 /// The fields a rule can be keyed by, in the order ties are broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +56,22 @@ impl Field {
     }
 }
 
-/// The per-field part of the index.
+/// Fields already decided by an enclosing bucket, so not used as keys again.
+type Skip = [bool; 3];
+
+/// Rules sharing one exact value.
+#[derive(Debug, Clone)]
+enum Bucket {
+    /// Few: checked one by one.
+    Flat(Vec<u32>),
+    /// Many: indexed again over the other fields.
+    Nested(Box<RuleIndex>),
+}
+
+/// The per-field part of an index.
 #[derive(Debug, Clone, Default)]
 struct FieldIndex {
-    exact: HashMap<String, Vec<u32>>,
+    exact: HashMap<String, Bucket>,
     globs: Option<GlobSet>,
     glob_rules: Vec<u32>,
     regexes: Option<RegexSet>,
@@ -68,11 +80,11 @@ struct FieldIndex {
     scan: Vec<u32>,
 }
 
-/// The compiled index of a rule list.
+/// The compiled index of a rule list (or of one bucket of it).
 #[derive(Debug, Clone, Default)]
 pub struct RuleIndex {
     fields: [FieldIndex; 3],
-    /// Rules with no domain, app or stream pattern: candidates for every query.
+    /// Rules with no pattern left to key by: candidates for every query that gets here.
     unkeyed: Vec<u32>,
 }
 
@@ -94,79 +106,93 @@ enum Key {
 impl RuleIndex {
     /// Builds the index of `rules` (indices are positions in that slice).
     pub fn build(rules: &[Rule]) -> RuleIndex {
-        // How many rules share each exact value, per field: the smaller, the better a key.
+        let ids: Vec<u32> = (0..rules.len())
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        RuleIndex::build_over(rules, &ids, [false; 3])
+    }
+
+    fn build_over(rules: &[Rule], ids: &[u32], skip: Skip) -> RuleIndex {
+        let rule = |id: u32| &rules[id as usize];
+        // How many rules share each exact value, per field: the fewer, the better a key.
         let mut shared: [HashMap<&str, usize>; 3] = Default::default();
-        for rule in rules {
-            for field in FIELDS {
-                if let Pattern::Exact(value) = field.pattern(rule) {
+        for &id in ids {
+            for field in FIELDS.into_iter().filter(|f| !skip[f.slot()]) {
+                if let Pattern::Exact(value) = field.pattern(rule(id)) {
                     *shared[field.slot()].entry(value.as_str()).or_default() += 1;
                 }
             }
         }
         let mut index = RuleIndex::default();
+        let mut exact: [HashMap<&str, Vec<u32>>; 3] = Default::default();
         let mut globs: [(GlobSetBuilder, Vec<u32>); 3] =
             std::array::from_fn(|_| (GlobSetBuilder::new(), Vec::new()));
-        let mut regexes: [(Vec<&str>, Vec<u32>, bool); 3] = Default::default();
-        for (position, rule) in rules.iter().enumerate() {
-            let id = u32::try_from(position).unwrap_or(u32::MAX);
-            match choose_key(rule, &shared) {
+        let mut regexes: [(Vec<&str>, Vec<u32>); 3] = Default::default();
+        for &id in ids {
+            let rule = rule(id);
+            match choose_key(rule, &shared, skip) {
                 Key::Exact(field) => {
                     if let Pattern::Exact(value) = field.pattern(rule) {
-                        let bucket = index.fields[field.slot()].exact.entry(value.clone());
-                        bucket.or_default().push(id);
+                        exact[field.slot()].entry(value).or_default().push(id);
                     }
                 }
                 Key::Glob(field) => {
                     if let Pattern::Glob { matcher, .. } = field.pattern(rule) {
-                        let (builder, ids) = &mut globs[field.slot()];
+                        let (builder, members) = &mut globs[field.slot()];
                         builder.add(matcher.glob().clone());
-                        ids.push(id);
+                        members.push(id);
                     }
                 }
                 Key::Regex(field) => {
                     if let Pattern::Regex { regex, .. } = field.pattern(rule) {
-                        let (sources, ids, case_insensitive) = &mut regexes[field.slot()];
+                        let (sources, members) = &mut regexes[field.slot()];
                         sources.push(regex.as_str());
-                        ids.push(id);
-                        *case_insensitive = field == Field::Domain;
+                        members.push(id);
                     }
                 }
                 Key::None => index.unkeyed.push(id),
             }
         }
-        for (slot, (builder, ids)) in globs.into_iter().enumerate() {
-            let field = &mut index.fields[slot];
-            if ids.is_empty() {
-                continue;
+        for field in FIELDS {
+            let slot = field.slot();
+            let target = &mut index.fields[slot];
+            for (value, members) in std::mem::take(&mut exact[slot]) {
+                let bucket = if members.len() > EXACT_BUCKET_NEST_OVER {
+                    let mut inner_skip = skip;
+                    inner_skip[slot] = true;
+                    Bucket::Nested(Box::new(RuleIndex::build_over(rules, &members, inner_skip)))
+                } else {
+                    Bucket::Flat(members)
+                };
+                target.exact.insert(value.to_owned(), bucket);
             }
-            match builder.build() {
-                Ok(set) => {
-                    field.globs = Some(set);
-                    field.glob_rules = ids;
+            let (builder, members) =
+                std::mem::replace(&mut globs[slot], (GlobSetBuilder::new(), Vec::new()));
+            if !members.is_empty() {
+                match builder.build() {
+                    Ok(set) => {
+                        target.globs = Some(set);
+                        target.glob_rules = members;
+                    }
+                    // Each glob compiled alone; should the set refuse them, check one by one.
+                    Err(_) => target.scan.extend(members),
                 }
-                // Each glob compiled alone; should the set refuse them, check one by one.
-                Err(_) => field.scan.extend(ids),
             }
-        }
-        for (slot, (sources, ids, case_insensitive)) in regexes.into_iter().enumerate() {
-            let field = &mut index.fields[slot];
-            if ids.is_empty() {
-                continue;
-            }
-            let set = RegexSetBuilder::new(&sources)
-                .case_insensitive(case_insensitive)
-                .size_limit(REGEX_SET_SIZE_LIMIT)
-                .build();
-            match set {
-                Ok(set) => {
-                    field.regexes = Some(set);
-                    field.regex_rules = ids;
+            let (sources, members) = std::mem::take(&mut regexes[slot]);
+            if !members.is_empty() {
+                let set = RegexSetBuilder::new(&sources)
+                    .case_insensitive(field == Field::Domain)
+                    .size_limit(REGEX_SET_SIZE_LIMIT)
+                    .build();
+                match set {
+                    Ok(set) => {
+                        target.regexes = Some(set);
+                        target.regex_rules = members;
+                    }
+                    Err(_) => target.scan.extend(members),
                 }
-                Err(_) => field.scan.extend(ids),
             }
-        }
-        for field in &mut index.fields {
-            field.scan.sort_unstable();
+            target.scan.sort_unstable();
         }
         index
     }
@@ -175,22 +201,30 @@ impl RuleIndex {
     /// that matches `query`.
     pub fn first_match(&self, rules: &[Rule], query: &Query) -> Option<usize> {
         let mut candidates = Candidates::new();
-        candidates.extend_from_slice(&self.unkeyed);
-        for field in FIELDS {
-            self.fields[field.slot()].gather(rules, field, field.value(query), &mut candidates);
-        }
+        self.gather(rules, query, &mut candidates);
         candidates.sort_unstable();
         candidates
             .into_iter()
             .map(|id| id as usize)
             .find(|&position| rules.get(position).is_some_and(|r| r.matches(query)))
     }
+
+    /// Adds every rule whose key matches `query` to `out`.
+    fn gather(&self, rules: &[Rule], query: &Query, out: &mut Candidates) {
+        out.extend_from_slice(&self.unkeyed);
+        for field in FIELDS {
+            self.fields[field.slot()].gather(rules, field, query, out);
+        }
+    }
 }
 
 impl FieldIndex {
-    fn gather(&self, rules: &[Rule], field: Field, value: &str, out: &mut Candidates) {
-        if let Some(ids) = self.exact.get(value) {
-            out.extend_from_slice(ids);
+    fn gather(&self, rules: &[Rule], field: Field, query: &Query, out: &mut Candidates) {
+        let value = field.value(query);
+        match self.exact.get(value) {
+            Some(Bucket::Flat(ids)) => out.extend_from_slice(ids),
+            Some(Bucket::Nested(index)) => index.gather(rules, query, out),
+            None => {}
         }
         if let Some(globs) = &self.globs {
             GLOB_MATCHES.with_borrow_mut(|matches| {
@@ -218,10 +252,10 @@ impl FieldIndex {
     }
 }
 
-/// Picks the key a rule is filed under.
-fn choose_key(rule: &Rule, shared: &[HashMap<&str, usize>; 3]) -> Key {
-    let exact = FIELDS
-        .into_iter()
+/// Picks the key a rule is filed under, among the fields not skipped.
+fn choose_key(rule: &Rule, shared: &[HashMap<&str, usize>; 3], skip: Skip) -> Key {
+    let fields = || FIELDS.into_iter().filter(|f| !skip[f.slot()]);
+    let exact = fields()
         .filter_map(|field| match field.pattern(rule) {
             Pattern::Exact(value) => {
                 let count = shared[field.slot()].get(value.as_str()).copied();
@@ -230,15 +264,13 @@ fn choose_key(rule: &Rule, shared: &[HashMap<&str, usize>; 3]) -> Key {
             _ => None,
         })
         .min_by_key(|(count, _)| *count);
-    let kind_of = |want: fn(&Pattern) -> bool| FIELDS.into_iter().find(|f| want(f.pattern(rule)));
-    let glob = kind_of(|p| matches!(p, Pattern::Glob { .. }));
-    match (exact, glob) {
-        (Some((shared, field)), _) if shared <= EXACT_KEY_MAX_SHARED => return Key::Exact(field),
-        (_, Some(field)) => return Key::Glob(field),
-        (Some((_, field)), None) => return Key::Exact(field),
-        (None, None) => {}
+    if let Some((_, field)) = exact {
+        return Key::Exact(field);
     }
-    if let Some(field) = kind_of(|p| matches!(p, Pattern::Regex { .. })) {
+    if let Some(field) = fields().find(|f| matches!(f.pattern(rule), Pattern::Glob { .. })) {
+        return Key::Glob(field);
+    }
+    if let Some(field) = fields().find(|f| matches!(f.pattern(rule), Pattern::Regex { .. })) {
         return Key::Regex(field);
     }
     Key::None
