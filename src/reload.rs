@@ -1,7 +1,9 @@
 //! Hot reload: on SIGHUP or a change of the config file, read, validate and compile the
 //! whole file, then swap the rule set atomically; a bad file keeps the last good rules.
 
-use crate::config::{AdminSettings, Config, ConfigError, ServerSettings, read_text, sha256_hex};
+use crate::config::{
+    AdminSettings, Config, ConfigError, ConfigSource, ServerSettings, read_text, sha256_hex,
+};
 use crate::rules::RuleDiff;
 use crate::state::AppState;
 use notify::{RecursiveMode, Watcher};
@@ -39,24 +41,35 @@ pub struct Reloader {
 impl Reloader {
     /// A reloader for the file `config` was read from.
     pub fn new(config: &Config, state: AppState) -> Reloader {
+        Reloader::with_settings(&config.source, &config.server, &config.admin, state)
+    }
+
+    /// A reloader for the file described by `source`, serving with these settings.
+    pub fn with_settings(
+        source: &ConfigSource,
+        server: &ServerSettings,
+        admin: &AdminSettings,
+        state: AppState,
+    ) -> Reloader {
         Reloader {
-            path: config.source.path.clone(),
+            path: source.path.clone(),
             state,
-            server: config.server.clone(),
-            admin: config.admin.clone(),
-            last_seen: Mutex::new(config.source.sha256.clone()),
+            server: server.clone(),
+            admin: admin.clone(),
+            last_seen: Mutex::new(source.sha256.clone()),
         }
     }
 
     /// Reloads now, whatever the file holds; `trigger` labels the log lines.
     pub fn reload(&self, trigger: &'static str) -> Result<ReloadReport, ConfigError> {
+        let started = std::time::Instant::now();
         let text = read_text(&self.path);
         if let Ok(text) = &text {
             self.remember(sha256_hex(text.as_bytes()));
         }
         let outcome = text.and_then(|text| Config::from_str(&text, &self.path));
         match outcome {
-            Ok(config) => Ok(self.apply(config, trigger)),
+            Ok(config) => Ok(self.apply(config, trigger, started)),
             Err(error) => {
                 self.state.metrics().count_reload(false);
                 for line in error.lines() {
@@ -91,7 +104,12 @@ impl Reloader {
         }
     }
 
-    fn apply(&self, config: Config, trigger: &'static str) -> ReloadReport {
+    fn apply(
+        &self,
+        config: Config,
+        trigger: &'static str,
+        started: std::time::Instant,
+    ) -> ReloadReport {
         let old = self.state.rules_full();
         let diff = RuleDiff::between(&old.rules, &config.rules);
         let needs_restart = self.needs_restart(&config);
@@ -118,6 +136,7 @@ impl Reloader {
             changed = ?diff.changed,
             reordered = diff.reordered,
             default_changed = diff.default_changed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "config reloaded"
         );
         ReloadReport {

@@ -116,12 +116,20 @@ impl Running {
 /// Binds the listeners and starts serving `config`; returns once they accept.
 pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
     let stop = CancellationToken::new();
-    let state = AppState::new(&config);
-    let drain = config.server.drain_timeout;
+    let rule_count = config.rules.len();
+    let Config {
+        server,
+        admin,
+        rules,
+        source,
+    } = config;
+    let config_path = source.path.clone();
+    let state = AppState::new(rules, source.clone());
+    let drain = server.drain_timeout;
     let mut tasks = Vec::new();
 
-    let (listener, addr) = bind(options.listen.unwrap_or(config.server.listen)).await?;
-    let app = router(state.clone(), &config.server.callback_path);
+    let (listener, addr) = bind(options.listen.unwrap_or(server.listen)).await?;
+    let app = router(state.clone(), &server.callback_path);
     tasks.push(tokio::spawn(serve(
         listener,
         app,
@@ -129,7 +137,7 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         drain,
     )));
 
-    let admin_addr = match options.admin_listen.or(config.admin.listen) {
+    let admin_addr = match options.admin_listen.or(admin.listen) {
         Some(admin) => {
             let (listener, admin_addr) = bind(admin).await?;
             let app = admin_router(state.clone());
@@ -145,14 +153,15 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     };
 
     if options.reload {
-        tasks.push(Reloader::new(&config, state.clone()).spawn(stop.clone(), options.watch)?);
+        let reloader = Reloader::with_settings(&source, &server, &admin, state.clone());
+        tasks.push(reloader.spawn(stop.clone(), options.watch)?);
     }
     tracing::info!(
         listen = %addr,
         admin = ?admin_addr,
-        callback_path = %config.server.callback_path,
-        rules = config.rules.len(),
-        config = %config.source.path.display(),
+        callback_path = %server.callback_path,
+        rules = rule_count,
+        config = %config_path.display(),
         "serving"
     );
     Ok(Running {

@@ -1,7 +1,7 @@
 //! The server's shared state: the live rule set (swapped whole on reload), readiness and
 //! metrics.
 
-use crate::config::{Config, ConfigSource};
+use crate::config::ConfigSource;
 use crate::metrics::Metrics;
 use crate::rules::{DEFAULT_RULE_NAME, RuleSet, Verdict};
 use arc_swap::ArcSwap;
@@ -63,14 +63,15 @@ struct Shared {
 }
 
 impl AppState {
-    /// State serving `config`'s rules, ready at once, with fresh metrics.
-    pub fn new(config: &Config) -> AppState {
+    /// State serving `rules` read from `source`, ready at once, with fresh metrics.
+    pub fn new(rules: RuleSet, source: ConfigSource) -> AppState {
         let metrics = Arc::new(Metrics::new());
-        let live = LiveRules::new(config.rules.clone(), config.source.clone(), &metrics);
+        let loaded_at = source.loaded_at;
+        let live = LiveRules::new(rules, source, &metrics);
         metrics.rules_loaded.set(live.rules.rules().len() as i64);
         metrics
             .last_reload_success
-            .set(config.source.loaded_at.as_millisecond() as f64 / 1000.0);
+            .set(loaded_at.as_millisecond() as f64 / 1000.0);
         AppState(Arc::new(Shared {
             live: ArcSwap::from_pointee(live),
             ready: AtomicBool::new(true),

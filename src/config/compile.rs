@@ -54,31 +54,29 @@ pub struct Compiled {
 
 /// Parses and compiles config text; `Err` carries every problem found.
 pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
-    let table: toml::Table = text.parse().map_err(|e| vec![syntax_problem(text, &e)])?;
+    // One typed pass for a well-formed file; the slower per-table pass only to explain
+    // what is wrong.
+    let typed = toml::Deserializer::parse(text)
+        .ok()
+        .and_then(|de| RawConfig::<RawDecision, RawRule>::deserialize(de).ok());
+    let raw = match typed {
+        Some(raw) => raw,
+        None => read_by_table(text)?,
+    };
     let mut problems = Problems { list: Vec::new() };
-    let raw = deserialize_table::<RawConfig>(&table, "", &mut problems).ok_or(problems.list)?;
-    let mut problems = Problems { list: Vec::new() };
-
     let server = compile_server(&raw.server, &mut problems);
     let admin = compile_admin(&raw.admin, &mut problems);
-    let default = deserialize_table::<RawDecision>(&raw.default, "[default]", &mut problems)
-        .and_then(|d| {
-            compile_decision(
-                "[default]",
-                d.record,
-                d.formats.as_deref(),
-                d.interval.as_ref(),
-                &mut problems,
-            )
-        });
-
+    let default = compile_decision(
+        "[default]",
+        raw.default.record,
+        raw.default.formats.as_deref(),
+        raw.default.interval.as_ref(),
+        &mut problems,
+    );
     let mut names = HashSet::new();
     let mut rules = Vec::with_capacity(raw.rule.len());
-    for (index, table) in raw.rule.iter().enumerate() {
-        let place = rule_place(table, index);
-        let Some(raw_rule) = deserialize_table::<RawRule>(table, &place, &mut problems) else {
-            continue;
-        };
+    for raw_rule in raw.rule {
+        let place = format!("rule {:?}", raw_rule.name);
         if !names.insert(raw_rule.name.clone()) {
             problems.add(
                 &place,
@@ -90,12 +88,35 @@ pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
             rules.push(rule);
         }
     }
-
     match (server, admin, default) {
         (Some(server), Some(admin), Some(default)) if problems.list.is_empty() => Ok(Compiled {
             server,
             admin,
             rules: RuleSet::new(rules, Answer::new(default)),
+        }),
+        _ => Err(problems.list),
+    }
+}
+
+/// Reads the file section by section and rule by rule, naming the place of every problem
+/// of syntax or shape; `Ok` only if there are none.
+fn read_by_table(text: &str) -> Result<RawConfig, Vec<Problem>> {
+    let table: toml::Table = text.parse().map_err(|e| vec![syntax_problem(text, &e)])?;
+    let mut problems = Problems { list: Vec::new() };
+    let raw = deserialize_table::<RawConfig<toml::Table, toml::Table>>(table, "", &mut problems)
+        .ok_or_else(|| std::mem::take(&mut problems.list))?;
+    let default = deserialize_table::<RawDecision>(raw.default, "[default]", &mut problems);
+    let mut rules = Vec::with_capacity(raw.rule.len());
+    for (index, table) in raw.rule.into_iter().enumerate() {
+        let place = rule_place(&table, index);
+        rules.extend(deserialize_table::<RawRule>(table, &place, &mut problems));
+    }
+    match default {
+        Some(default) if problems.list.is_empty() => Ok(RawConfig {
+            server: raw.server,
+            admin: raw.admin,
+            default,
+            rule: rules,
         }),
         _ => Err(problems.list),
     }
@@ -129,11 +150,11 @@ fn rule_place(table: &toml::Table, index: usize) -> String {
 /// With an empty `place` (the whole file), the first path segment becomes the place, as
 /// `[server]`.
 fn deserialize_table<T: for<'de> Deserialize<'de>>(
-    table: &toml::Table,
+    table: toml::Table,
     place: &str,
     problems: &mut Problems,
 ) -> Option<T> {
-    let error = match serde_path_to_error::deserialize(toml::Value::Table(table.clone())) {
+    let error = match serde_path_to_error::deserialize(toml::Value::Table(table)) {
         Ok(value) => return Some(value),
         Err(error) => error,
     };

@@ -1,14 +1,15 @@
 //! The config file as written: strict serde structs, no validation beyond types.
 //!
-//! Rules are kept as raw TOML tables here and deserialised one by one in `compile`, so an
-//! error inside a rule can name that rule.
+//! `RawConfig` reads a valid file in one pass. When that fails, the file is read again with
+//! `[default]` and each rule as raw TOML tables (`RawConfig<toml::Table, toml::Table>`),
+//! deserialised one by one in `compile`, so an error inside a rule can name that rule.
 
 use serde::Deserialize;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+pub struct RawConfig<D = RawDecision, R = RawRule> {
     /// `[server]`; every key has a default.
     #[serde(default)]
     pub server: RawServer,
@@ -16,10 +17,10 @@ pub struct RawConfig {
     #[serde(default)]
     pub admin: RawAdmin,
     /// `[default]`: the decision when no rule matches. Required.
-    pub default: toml::Table,
+    pub default: D,
     /// `[[rule]]`, in evaluation order. Default: none.
-    #[serde(default)]
-    pub rule: Vec<toml::Table>,
+    #[serde(default = "Vec::new")]
+    pub rule: Vec<R>,
 }
 
 /// `[server]`.

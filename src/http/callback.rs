@@ -1,15 +1,25 @@
 //! The recording callback: parse the query, evaluate the rules, send the prepared body.
+//!
+//! Served by a route of its own in front of the router: the callback is nearly all of the
+//! traffic, and answering it is a synchronous function of the request, so it needs no
+//! routing table, extractors or boxed futures.
 
+use super::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{Either, Ready, ready};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
+use tower::Service;
 
-/// `GET|HEAD <callback_path>?domain=&app=&stream=&codec=&vbitrate=`: always 200 with a
-/// decision, whatever the parameters hold.
-pub async fn decide(State(state): State<AppState>, request: Request) -> Response {
+/// The answer to `GET|HEAD <callback_path>?domain=&app=&stream=&codec=&vbitrate=`: always
+/// 200 with a decision, whatever the parameters hold.
+pub fn answer(state: &AppState, request: &Request) -> Response {
     let started = Instant::now();
     let query = Query::parse(request.uri().query().unwrap_or_default());
     let live = state.rules();
@@ -42,4 +52,47 @@ pub async fn decide(State(state): State<AppState>, request: Request) -> Response
         verdict.answer.body.clone(),
     )
         .into_response()
+}
+
+/// Serves the callback path itself and hands every other path to `inner`.
+#[derive(Clone)]
+pub struct CallbackRoute<S> {
+    path: Arc<str>,
+    state: AppState,
+    inner: S,
+}
+
+impl<S> CallbackRoute<S> {
+    /// Answers callbacks on `path` from `state`, passing other requests to `inner`.
+    pub fn new(path: &str, state: AppState, inner: S) -> CallbackRoute<S> {
+        CallbackRoute {
+            path: Arc::from(path),
+            state,
+            inner,
+        }
+    }
+}
+
+impl<S> Service<Request> for CallbackRoute<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if request.uri().path() != &*self.path {
+            return Either::Right(self.inner.call(request));
+        }
+        let response = match *request.method() {
+            Method::GET | Method::HEAD => answer(&self.state, &request),
+            _ => ApiError::MethodNotAllowed.into_response(),
+        };
+        Either::Left(ready(Ok(response)))
+    }
 }

@@ -40,17 +40,25 @@ impl<T> App for T where
 {
 }
 
-/// Wraps `router`, outermost first:
+/// Wraps `app`, outermost first:
 /// 1. the body type hyper reads becomes axum's;
 /// 2. `x-request-id`: kept when the client sent one, else generated; echoed back;
 /// 3. metrics: requests by route and status, refusals by reason, callback latency;
 /// 4. the 2,048-character query cap.
-pub fn stack(router: axum::Router, metrics: Arc<Metrics>, routes: Routes) -> impl App {
+pub fn stack<S>(app: S, metrics: Arc<Metrics>, routes: Routes) -> impl App
+where
+    S: Service<axum::extract::Request, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     ServiceBuilder::new()
         .map_request(|request: hyper::Request<Incoming>| request.map(Body::new))
         .layer(SetRequestIdLayer::x_request_id(MakeFastRequestId::default()))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(ObserveLayer::new(metrics, routes))
         .layer(QueryCapLayer::new(MAX_QUERY_LEN))
-        .service(router)
+        .service(app)
 }

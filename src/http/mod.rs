@@ -28,18 +28,14 @@ const HEALTH_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
 /// The public application: the callback at `callback_path`, `/healthz` and `/readyz`.
 pub fn router(state: AppState, callback_path: &str) -> impl App {
-    let routes = Router::new()
-        .route(
-            callback_path,
-            get(callback::decide).fallback(method_not_allowed),
-        )
-        .merge(health_routes());
+    let routes = health_routes().with_state(state.clone());
     let labels = Routes::new(
         &[callback_path, HEALTH_PATHS[0], HEALTH_PATHS[1]],
         Some(callback_path),
     );
     let metrics = state.metrics().clone();
-    middleware::stack(routes.with_state(state), metrics, labels)
+    let app = callback::CallbackRoute::new(callback_path, state, routes);
+    middleware::stack(app, metrics, labels)
 }
 
 /// The admin application: `/metrics`, `/rules`, `/healthz` and `/readyz`.

@@ -136,13 +136,14 @@ impl RuleIndex {
                         exact[field.slot()].entry(value).or_default().push(id);
                     }
                 }
-                Key::Glob(field) => {
-                    if let Pattern::Glob { matcher, .. } = field.pattern(rule) {
+                Key::Glob(field) => match field.pattern(rule) {
+                    pattern @ Pattern::Glob { glob, .. } if pattern.is_star_glob() => {
                         let (builder, members) = &mut globs[field.slot()];
-                        builder.add(matcher.glob().clone());
+                        builder.add(glob.clone());
                         members.push(id);
                     }
-                }
+                    _ => index.fields[field.slot()].scan.push(id),
+                },
                 Key::Regex(field) => {
                     if let Pattern::Regex { regex, .. } = field.pattern(rule) {
                         let (sources, members) = &mut regexes[field.slot()];

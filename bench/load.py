@@ -1,0 +1,241 @@
+"""Driver of bench/load.sh: runs the servers, the load and the measurements, prints a table.
+
+Every server and load generator runs on 127.0.0.1 and is stopped at the end; each wrk run
+is bounded by DURATION seconds.
+"""
+
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+DURATION = int(os.environ.get("DURATION", "10"))
+CONNECTIONS = 64
+RULES = 10_000
+BIG_RULES = 100_000
+BIG_SHAPE = os.environ.get("BIG_SHAPE", "glob")  # exact and glob patterns, as the goal states
+TARGET_RULE = 4_999  # in the middle of the file: a linear scan would pass 5,000 rules
+SERVER_CORE, LOAD_CORE = "0", "1"
+RECGATE = "target/release/recgate"
+GEN = "target/release/examples/gen_rules"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.monotonic()
+        except OSError:
+            time.sleep(0.005)
+    raise SystemExit(f"no 200 from {url} within {timeout}s")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def to_us(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
+
+
+def wrk(url, duration):
+    out = subprocess.run(
+        ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s",
+         "--latency", url],
+        check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = to_us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = to_us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "requests": requests, "p50": p50, "p99": p99,
+            "non2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else ""}
+
+
+def measured(pid, url):
+    before = cpu_seconds(pid)
+    result = wrk(url, DURATION)
+    result["cpu_us"] = (cpu_seconds(pid) - before) / result["requests"] * 1e6
+    result["rss"] = rss_mib(pid)
+    return result
+
+
+def start_nginx(workdir, port, body):
+    conf = os.path.join(workdir, "nginx.conf")
+    escaped = body.replace("'", "\\'")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {workdir}; proxy_temp_path {workdir}; fastcgi_temp_path {workdir};
+  uwsgi_temp_path {workdir}; scgi_temp_path {workdir};
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ default_type application/json; return 200 '{escaped}'; }}
+  }}
+}}
+""")
+    master = subprocess.Popen(["taskset", "-c", SERVER_CORE, "nginx", "-c", conf, "-p", workdir])
+    wait_http(f"http://127.0.0.1:{port}/")
+    worker = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True)
+    return master, int(worker.stdout.split()[0])
+
+
+def start_recgate(config, port, log):
+    env = dict(os.environ, RUST_LOG="warn")
+    proc = subprocess.Popen(
+        ["taskset", "-c", SERVER_CORE, RECGATE, "serve", "--config", config,
+         "--listen", f"127.0.0.1:{port}", "--no-watch"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    return proc
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def gen(*args):
+    return subprocess.run([GEN, *args], check=True, capture_output=True, text=True).stdout
+
+
+def median(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+def main():
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("needs two cores: one for the server, one for wrk")
+    work = tempfile.mkdtemp(prefix="recgate-load-")
+    config = os.path.join(work, "rules-10k.toml")
+    with open(config, "w") as f:
+        f.write(gen("config", str(RULES), "mixed"))
+    query = gen("query", str(TARGET_RULE), "mixed").strip()
+    body = subprocess.run([RECGATE, "decide", "--config", config, query], check=True,
+                          capture_output=True, text=True).stdout.splitlines()[0]
+
+    ngx_port, rg_port = free_port(), free_port()
+    nginx, nginx_worker = start_nginx(work, ngx_port, body)
+    log = open(os.path.join(work, "recgate.log"), "w")
+    recgate = start_recgate(config, rg_port, log)
+    try:
+        wait_http(f"http://127.0.0.1:{rg_port}/healthz")
+        with urllib.request.urlopen(f"http://127.0.0.1:{rg_port}/?{query}") as r:
+            assert r.read().decode() == body, "recgate answers what decide says"
+        runs = {"nginx": [], "recgate": []}
+        targets = {"nginx": (nginx_worker, f"http://127.0.0.1:{ngx_port}/?{query}"),
+                   "recgate": (recgate.pid, f"http://127.0.0.1:{rg_port}/?{query}")}
+        wrk(targets["nginx"][1], 2)  # warm-up
+        wrk(targets["recgate"][1], 2)
+        for round_ in range(ROUNDS):
+            order = ["nginx", "recgate"] if round_ % 2 == 0 else ["recgate", "nginx"]
+            for name in order:
+                runs[name].append(measured(*targets[name]))
+    finally:
+        stop(recgate)
+        stop(nginx)
+
+    print(f"\n## Callback throughput: {RULES:,} rules, {CONNECTIONS} connections, "
+          f"server on core {SERVER_CORE}, wrk -t1 on core {LOAD_CORE}, "
+          f"{ROUNDS} alternating runs of {DURATION}s (medians)\n")
+    print("| server | req/s | p50 µs | p99 µs | CPU µs/req | RSS MiB | non-2xx |")
+    print("|---|---|---|---|---|---|---|")
+    for name in ("nginx", "recgate"):
+        rows = runs[name]
+        print(f"| {name} | {median(rows, 'rps'):,.0f} | {median(rows, 'p50'):.0f} | "
+              f"{median(rows, 'p99'):.0f} | {median(rows, 'cpu_us'):.2f} | "
+              f"{median(rows, 'rss'):.1f} | {sum(r['non2xx'] for r in rows)} |")
+    rps_ratio = median(runs["recgate"], "rps") / median(runs["nginx"], "rps")
+    cpu_ratio = median(runs["recgate"], "cpu_us") / median(runs["nginx"], "cpu_us")
+    print(f"\nrecgate/nginx: throughput {rps_ratio:.2f}x (goal >= 0.90), "
+          f"CPU per request {cpu_ratio:.2f}x (goal <= 1.20), "
+          f"recgate p99 {median(runs['recgate'], 'p99'):.0f} µs (goal < 1000)")
+    print("per-run req/s: nginx " + ", ".join(f"{r['rps']:,.0f}" for r in runs["nginx"]) +
+          "; recgate " + ", ".join(f"{r['rps']:,.0f}" for r in runs["recgate"]))
+
+    big_scale(work)
+
+
+def big_scale(work):
+    """Startup, memory and a reload under load with 100,000 rules."""
+    config = os.path.join(work, "rules-100k.toml")
+    with open(config, "w") as f:
+        f.write(gen("config", str(BIG_RULES), BIG_SHAPE))
+    port = free_port()
+    log_path = os.path.join(work, "recgate-100k.log")
+    log = open(log_path, "w")
+    env = dict(os.environ, RUST_LOG="info")
+    started = time.monotonic()
+    proc = subprocess.Popen([RECGATE, "serve", "--config", config, "--listen",
+                             f"127.0.0.1:{port}", "--no-watch"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        first = wait_http(f"http://127.0.0.1:{port}/healthz")
+        startup = first - started
+        rss = rss_mib(proc.pid)
+        query = gen("query", str(BIG_RULES - 1), BIG_SHAPE).strip()
+        url = f"http://127.0.0.1:{port}/?{query}"
+        load = subprocess.Popen(
+            ["taskset", "-c", LOAD_CORE, "wrk", "-t1", "-c16", "-d6s", "--latency", url],
+            stdout=subprocess.PIPE, text=True)
+        reloads = []
+        for _ in range(3):
+            time.sleep(1.5)
+            proc.send_signal(signal.SIGHUP)
+        out, _ = load.communicate(timeout=30)
+        time.sleep(1)
+        with open(log_path) as f:
+            reloads = [int(m.group(1)) for m in re.finditer(r"config reloaded.*elapsed_ms=(\d+)", f.read())]
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        socket_errors = re.search(r"Socket errors: (.*)", out)
+        requests = re.search(r"(\d+) requests in", out).group(1)
+        rss_after = rss_mib(proc.pid)
+    finally:
+        stop(proc)
+    print(f"\n## {BIG_RULES:,} rules ({BIG_SHAPE})\n")
+    print(f"- startup to first 200: {startup * 1000:.0f} ms (goal < 1000)")
+    print(f"- resident memory: {rss:.0f} MiB after start, {rss_after:.0f} MiB after {len(reloads)} reloads")
+    print(f"- reloads under load (SIGHUP while wrk -c16 ran {requests} requests): "
+          f"{', '.join(f'{r} ms' for r in reloads)} (goal < 1000 each); "
+          f"non-2xx {non2xx.group(1) if non2xx else 0}; "
+          f"socket errors {socket_errors.group(1) if socket_errors else 'none'}")
+
+
+if __name__ == "__main__":
+    main()

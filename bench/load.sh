@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Load benchmark: recgate with a 10,000-rule config against nginx answering the same JSON
+# with `return 200`, each pinned to core 0 with wrk on core 1, alternating runs; then
+# startup, memory and reload with 100,000 rules. Loopback only, bounded in time.
+#
+#   bench/load.sh                # 3 rounds of 10 s each
+#   ROUNDS=5 DURATION=15 bench/load.sh
+#
+# Needs two cores. Installs wrk and nginx from the distribution's packages if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v taskset >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo build --release --locked --bin recgate --example gen_rules
+exec python3 bench/load.py "$@"
