@@ -54,6 +54,9 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .max_buf_size(MAX_HEAD_BYTES)
+            // Head and a ~100-byte body go out in one buffer and one write(2); measured
+            // 2-3% more callbacks per second than writev(2) of two pieces.
+            .writev(false)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
