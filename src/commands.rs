@@ -20,6 +20,16 @@ pub fn check(path: &Path) -> Result<String, ConfigError> {
     let _ = writeln!(out, "{}: OK", path.display());
     let _ = writeln!(out, "  listen         {}", config.server.listen);
     let _ = writeln!(out, "  callback path  {}", config.server.callback_path);
+    let _ = match &config.auth {
+        None => writeln!(out, "  signatures     off"),
+        Some(v) => writeln!(
+            out,
+            "  signatures     {} (host {}, max skew {}s; the key is not shown)",
+            v.mode.as_str(),
+            v.host.as_deref().unwrap_or("from the Host header"),
+            v.max_skew.as_secs()
+        ),
+    };
     let _ = writeln!(out, "  rules          {} (first match wins)", rules.len());
     for (index, rule) in rules.iter().enumerate() {
         let _ = writeln!(

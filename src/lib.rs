@@ -15,6 +15,7 @@ pub mod probe;
 pub mod query;
 pub mod reload;
 pub mod rules;
+pub mod signature;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -89,6 +89,8 @@ pub struct Metrics {
     pub http_requests: Family<RequestLabels, Counter>,
     /// Requests refused, by reason.
     pub rejected: Family<ReasonLabels, Counter>,
+    /// Callback signatures that did not verify, by reason (in `log` and `enforce` modes).
+    pub signature_failures: Family<ReasonLabels, Counter>,
     /// Config reloads by result.
     pub reloads: Family<ResultLabels, Counter>,
     /// Unix time of the last successful (re)load.
@@ -132,6 +134,12 @@ impl Metrics {
             "Requests refused, by reason",
             rejected.clone(),
         );
+        let signature_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "recgate_signature_failures",
+            "Callback signatures that did not verify, by reason",
+            signature_failures.clone(),
+        );
         let reloads = Family::<ResultLabels, Counter>::default();
         registry.register(
             "recgate_config_reloads",
@@ -163,6 +171,7 @@ impl Metrics {
             decision_duration,
             http_requests,
             rejected,
+            signature_failures,
             reloads,
             last_reload_success,
             rules_loaded,

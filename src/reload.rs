@@ -122,7 +122,8 @@ impl Reloader {
         }
         let rules = config.rules.len();
         let loaded_at = config.source.loaded_at;
-        self.state.swap_rules(config.rules, config.source);
+        self.state
+            .swap_rules(config.rules, config.auth, config.source);
         self.state.metrics().count_reload(true);
         self.state
             .metrics()

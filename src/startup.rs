@@ -123,11 +123,12 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let Config {
         server,
         admin,
+        auth,
         rules,
         source,
     } = config;
     let config_path = source.path.clone();
-    let state = AppState::new(rules, source.clone());
+    let state = AppState::new(rules, auth, source.clone());
     let drain = server.drain_timeout;
     let mut tasks = Vec::new();
 

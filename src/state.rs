@@ -4,6 +4,7 @@
 use crate::config::ConfigSource;
 use crate::metrics::Metrics;
 use crate::rules::{DEFAULT_RULE_NAME, RuleSet, Verdict};
+use crate::signature::Verifier;
 use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ pub struct LiveRules {
     pub rules: RuleSet,
     /// The config file they came from.
     pub source: ConfigSource,
+    /// The callback signature check of that file, `None` when off.
+    pub auth: Option<Verifier>,
     /// One decision counter per rule, in rule order, then one for the default.
     hits: Vec<Counter>,
 }
@@ -23,7 +26,12 @@ pub struct LiveRules {
 impl LiveRules {
     /// Wraps `rules`, fetching each rule's counter from `metrics` once, so that hits carry
     /// over a reload for a rule that keeps its name.
-    pub fn new(rules: RuleSet, source: ConfigSource, metrics: &Metrics) -> LiveRules {
+    pub fn new(
+        rules: RuleSet,
+        auth: Option<Verifier>,
+        source: ConfigSource,
+        metrics: &Metrics,
+    ) -> LiveRules {
         let hits = rules
             .rules()
             .iter()
@@ -35,6 +43,7 @@ impl LiveRules {
         LiveRules {
             rules,
             source,
+            auth,
             hits,
         }
     }
@@ -63,11 +72,12 @@ struct Shared {
 }
 
 impl AppState {
-    /// State serving `rules` read from `source`, ready at once, with fresh metrics.
-    pub fn new(rules: RuleSet, source: ConfigSource) -> AppState {
+    /// State serving `rules` (checked by `auth`) read from `source`, ready at once, with
+    /// fresh metrics.
+    pub fn new(rules: RuleSet, auth: Option<Verifier>, source: ConfigSource) -> AppState {
         let metrics = Arc::new(Metrics::new());
         let loaded_at = source.loaded_at;
-        let live = LiveRules::new(rules, source, &metrics);
+        let live = LiveRules::new(rules, auth, source, &metrics);
         metrics.rules_loaded.set(live.rules.rules().len() as i64);
         metrics
             .last_reload_success
@@ -95,8 +105,8 @@ impl AppState {
     }
 
     /// Replaces the rule set whole: each request sees the old or the new set, never a mix.
-    pub fn swap_rules(&self, rules: RuleSet, source: ConfigSource) {
-        let live = LiveRules::new(rules, source, &self.0.metrics);
+    pub fn swap_rules(&self, rules: RuleSet, auth: Option<Verifier>, source: ConfigSource) {
+        let live = LiveRules::new(rules, auth, source, &self.0.metrics);
         self.0
             .metrics
             .rules_loaded

@@ -2,11 +2,14 @@
 //! problem rather than stopping at the first.
 
 use super::error::Problem;
-use super::file::{RawAdmin, RawBitrate, RawConfig, RawDecision, RawInterval, RawRule, RawServer};
+use super::file::{
+    RawAdmin, RawAuth, RawBitrate, RawConfig, RawDecision, RawInterval, RawRule, RawServer,
+};
 use super::{AdminSettings, ServerSettings};
 use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
 use crate::query::Codec;
 use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet};
+use crate::signature::{DEFAULT_MAX_SKEW, Key, Mode, Verifier};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -49,6 +52,7 @@ pub const MAX_SHUTDOWN_STEP: Duration = Duration::from_secs(300);
 pub struct Compiled {
     pub server: ServerSettings,
     pub admin: AdminSettings,
+    pub auth: Option<Verifier>,
     pub rules: RuleSet,
 }
 
@@ -66,6 +70,7 @@ pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
     let mut problems = Problems { list: Vec::new() };
     let server = compile_server(&raw.server, &mut problems);
     let admin = compile_admin(&raw.admin, &mut problems);
+    let auth = compile_auth(&raw.auth, &mut problems);
     let default = compile_decision(
         "[default]",
         raw.default.record,
@@ -88,14 +93,118 @@ pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
             rules.push(rule);
         }
     }
-    match (server, admin, default) {
-        (Some(server), Some(admin), Some(default)) if problems.list.is_empty() => Ok(Compiled {
-            server,
-            admin,
-            rules: RuleSet::new(rules, Answer::new(default)),
-        }),
+    match (server, admin, auth, default) {
+        (Some(server), Some(admin), Some(auth), Some(default)) if problems.list.is_empty() => {
+            Ok(Compiled {
+                server,
+                admin,
+                auth,
+                rules: RuleSet::new(rules, Answer::new(default)),
+            })
+        }
         _ => Err(problems.list),
     }
+}
+
+/// Longest accepted `[auth] max_skew`.
+pub const MAX_SIGNATURE_SKEW: Duration = Duration::from_secs(3600);
+
+/// `[auth]`: `Some(None)` when off, `Some(Some(verifier))` when on, `None` on errors.
+/// Messages name the key's source, never the key.
+fn compile_auth(raw: &RawAuth, problems: &mut Problems) -> Option<Option<Verifier>> {
+    const PLACE: &str = "[auth]";
+    let before = problems.list.len();
+    let mode = match raw.mode.as_deref().map(Mode::parse) {
+        None => Mode::Off,
+        Some(Some(mode)) => mode,
+        Some(None) => {
+            problems.add(
+                PLACE,
+                Some("mode"),
+                "expected \"off\", \"log\" or \"enforce\"",
+            );
+            return None;
+        }
+    };
+    let max_skew = match raw.max_skew.as_deref() {
+        None => Some(DEFAULT_MAX_SKEW),
+        Some(text) => compile_duration(PLACE, "max_skew", Some(text), DEFAULT_MAX_SKEW, problems)
+            .filter(|skew| {
+                let ok = *skew <= MAX_SIGNATURE_SKEW;
+                if !ok {
+                    problems.add(PLACE, Some("max_skew"), "at most 1h");
+                }
+                ok
+            }),
+    };
+    let sources = [
+        raw.key_env.is_some(),
+        raw.key_file.is_some(),
+        raw.key.is_some(),
+    ];
+    let key_text = match sources.iter().filter(|s| **s).count() {
+        0 if mode == Mode::Off => return (problems.list.len() == before).then_some(None),
+        0 => {
+            problems.add(
+                PLACE,
+                None,
+                "needs one of key_env, key_file or key unless mode = \"off\"",
+            );
+            None
+        }
+        1 => read_key(raw, problems),
+        _ => {
+            problems.add(PLACE, None, "give only one of key_env, key_file and key");
+            None
+        }
+    };
+    let key = key_text.and_then(|(field, text)| {
+        let key = Key::new(&text);
+        if key.is_none() {
+            problems.add(
+                PLACE,
+                Some(field),
+                "the key must be 16 to 32 letters and digits",
+            );
+        }
+        key
+    });
+    if problems.list.len() > before {
+        return None;
+    }
+    let (key, max_skew) = (key?, max_skew?);
+    Some((mode != Mode::Off).then(|| Verifier::new(mode, key, raw.host.clone(), max_skew)))
+}
+
+/// The key's text and the field it came from.
+fn read_key(raw: &RawAuth, problems: &mut Problems) -> Option<(&'static str, String)> {
+    if let Some(var) = &raw.key_env {
+        return match std::env::var(var) {
+            Ok(text) if !text.trim().is_empty() => Some(("key_env", text)),
+            _ => {
+                problems.add(
+                    "[auth]",
+                    Some("key_env"),
+                    format!("environment variable {var} is unset or empty"),
+                );
+                None
+            }
+        };
+    }
+    if let Some(path) = &raw.key_file {
+        return match std::fs::read_to_string(path) {
+            Ok(text) => Some(("key_file", text)),
+            Err(error) => {
+                problems.add(
+                    "[auth]",
+                    Some("key_file"),
+                    format!("cannot read {path}: {error}"),
+                );
+                None
+            }
+        };
+    }
+    raw.key.clone().map(|text| ("key", text))
 }
 
 /// Reads the file section by section and rule by rule, naming the place of every problem
@@ -115,6 +224,7 @@ fn read_by_table(text: &str) -> Result<RawConfig, Vec<Problem>> {
         Some(default) if problems.list.is_empty() => Ok(RawConfig {
             server: raw.server,
             admin: raw.admin,
+            auth: raw.auth,
             default,
             rule: rules,
         }),

@@ -16,6 +16,9 @@ pub struct RawConfig<D = RawDecision, R = RawRule> {
     /// `[admin]`: the optional operators' listener. Default: no admin listener.
     #[serde(default)]
     pub admin: RawAdmin,
+    /// `[auth]`: verification of the platform's callback signature. Default: off.
+    #[serde(default)]
+    pub auth: RawAuth,
     /// `[default]`: the decision when no rule matches. Required.
     pub default: D,
     /// `[[rule]]`, in evaluation order. Default: none.
@@ -37,6 +40,28 @@ pub struct RawServer {
     /// After the grace period, how long in-flight requests may take to finish, e.g. `"10s"`.
     /// Default `10s`, at most `5m`.
     pub drain_timeout: Option<String>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// `off`, `log` (answer, but log and count bad signatures) or `enforce` (403).
+    /// Default `off`.
+    pub mode: Option<String>,
+    /// Name of an environment variable holding the key. One key source is required
+    /// unless the mode is `off`.
+    pub key_env: Option<String>,
+    /// Path of a file holding the key (surrounding white space ignored).
+    pub key_file: Option<String>,
+    /// The key itself, 16-32 letters and digits; prefer `key_env` or `key_file`.
+    pub key: Option<String>,
+    /// Host of the callback URL registered on the platform, as signed.
+    /// Default: the request's `Host` header without its port.
+    pub host: Option<String>,
+    /// Largest accepted distance between `ALI-LIVE-TIMESTAMP` and the server's clock,
+    /// e.g. `"5m"`. Default `5m`, at most `1h`.
+    pub max_skew: Option<String>,
 }
 
 /// `[admin]`.

@@ -7,11 +7,12 @@ mod file;
 
 pub use compile::{
     DEFAULT_CALLBACK_PATH, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE,
-    MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP, RESERVED_PATHS,
+    MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP, MAX_SIGNATURE_SKEW, RESERVED_PATHS,
 };
 pub use error::{ConfigError, Problem};
 
 use crate::rules::RuleSet;
+use crate::signature::Verifier;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// `[admin]`.
     pub admin: AdminSettings,
+    /// `[auth]`: the signature verifier, `None` when off.
+    pub auth: Option<Verifier>,
     /// `[default]` and `[[rule]]`, compiled.
     pub rules: RuleSet,
     /// Where the config came from.
@@ -95,6 +98,7 @@ impl Config {
         Ok(Config {
             server: compiled.server,
             admin: compiled.admin,
+            auth: compiled.auth,
             rules: compiled.rules,
             source: ConfigSource::new(path, text),
         })

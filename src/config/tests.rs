@@ -179,3 +179,84 @@ fn every_problem_in_a_file_is_listed_not_only_the_first() {
     ));
     assert_eq!(lines.len(), 2, "both problems listed: {lines:?}");
 }
+
+#[test]
+fn auth_is_off_by_default_and_on_with_a_key() {
+    assert!(
+        load(MINIMAL).expect("loads").auth.is_none(),
+        "off by default"
+    );
+    let config = load(&format!(
+        "[auth]\nmode = \"enforce\"\nkey = \"abcdefghijklmnop1234\"\nhost = \"live.example.com\"\nmax_skew = \"2m\"\n{MINIMAL}"
+    ))
+    .expect("loads");
+    let verifier = config.auth.expect("on");
+    assert_eq!(verifier.mode, crate::signature::Mode::Enforce);
+    assert_eq!(verifier.max_skew.as_secs(), 120);
+    assert_eq!(verifier.host.as_deref(), Some("live.example.com"));
+}
+
+#[test]
+fn auth_keys_come_from_the_environment_or_a_file() {
+    let file = std::env::temp_dir().join(format!("recgate-key-{}", std::process::id()));
+    std::fs::write(&file, "ABCDEFGHIJKLMNOP1234\n").expect("write key");
+    let config = load(&format!(
+        "[auth]\nmode = \"log\"\nkey_file = {:?}\n{MINIMAL}",
+        file.display().to_string()
+    ))
+    .expect("a key file loads");
+    assert!(config.auth.is_some());
+    let _ = std::fs::remove_file(&file);
+    // PATH is set in every environment and is not a valid key.
+    let lines = errors(&format!(
+        "[auth]\nmode = \"log\"\nkey_env = \"PATH\"\n{MINIMAL}"
+    ))
+    .join("\n");
+    assert!(
+        lines.contains("`key_env`") && lines.contains("16 to 32"),
+        "{lines}"
+    );
+    let lines = errors(&format!(
+        "[auth]\nmode = \"log\"\nkey_env = \"RECGATE_TEST_UNSET_VARIABLE\"\n{MINIMAL}"
+    ))
+    .join("\n");
+    assert!(
+        lines.contains("RECGATE_TEST_UNSET_VARIABLE is unset"),
+        "{lines}"
+    );
+}
+
+#[test]
+fn bad_auth_settings_are_refused_without_showing_the_key() {
+    let cases = [
+        (
+            "mode = \"strict\"\nkey = \"abcdefghijklmnop1234\"",
+            "`mode`",
+        ),
+        ("mode = \"enforce\"", "needs one of key_env"),
+        ("mode = \"enforce\"\nkey = \"short-key\"", "16 to 32"),
+        (
+            "mode = \"enforce\"\nkey = \"abcdefghijklmnop1234\"\nkey_env = \"X\"",
+            "only one",
+        ),
+        (
+            "mode = \"enforce\"\nkey = \"abcdefghijklmnop1234\"\nmax_skew = \"2h\"",
+            "`max_skew`",
+        ),
+        (
+            "mode = \"enforce\"\nkey = \"abcdefghijklmnop1234\"\nmax_skew = \"soon\"",
+            "`max_skew`",
+        ),
+    ];
+    for (body, fragment) in cases {
+        let lines = errors(&format!("[auth]\n{body}\n{MINIMAL}")).join("\n");
+        assert!(
+            lines.contains("[auth]") && lines.contains(fragment),
+            "{body}: {lines}"
+        );
+        assert!(
+            !lines.contains("short-key") && !lines.contains("abcdefghijklmnop"),
+            "{lines}"
+        );
+    }
+}

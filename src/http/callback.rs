@@ -5,7 +5,9 @@
 //! routing table, extractors or boxed futures.
 
 use super::error::ApiError;
+use crate::metrics::ReasonLabels;
 use crate::query::Query;
+use crate::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
 use crate::state::AppState;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
@@ -21,8 +23,27 @@ use tower::Service;
 /// 200 with a decision, whatever the parameters hold.
 pub fn answer(state: &AppState, request: &Request) -> Response {
     let started = Instant::now();
-    let query = Query::parse(request.uri().query().unwrap_or_default());
     let live = state.rules();
+    if let Some(verifier) = &live.auth
+        && let Err(failure) = check_signature(verifier, request)
+    {
+        state
+            .metrics()
+            .signature_failures
+            .get_or_create(&ReasonLabels {
+                reason: failure.code(),
+            })
+            .inc();
+        tracing::warn!(
+            reason = failure.code(),
+            mode = verifier.mode.as_str(),
+            "callback signature did not verify"
+        );
+        if verifier.mode == Mode::Enforce {
+            return ApiError::Forbidden(failure).into_response();
+        }
+    }
+    let query = Query::parse(request.uri().query().unwrap_or_default());
     let verdict = live.rules.evaluate(&query);
     if let Some(counter) = live.counter(&verdict) {
         counter.inc();
@@ -52,6 +73,21 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
         verdict.answer.body.clone(),
     )
         .into_response()
+}
+
+/// Checks the platform's signature headers against the server's clock.
+fn check_signature(verifier: &Verifier, request: &Request) -> Result<(), Failure> {
+    let headers = request.headers();
+    let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    verifier.verify(
+        header(header::HOST.as_str()),
+        header(TIMESTAMP_HEADER),
+        header(SIGNATURE_HEADER),
+        now,
+    )
 }
 
 /// Serves the callback path itself and hands every other path to `inner`.

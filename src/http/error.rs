@@ -1,5 +1,6 @@
 //! The one JSON error shape of the HTTP layer: `{"error":"<code>","message":"<text>"}`.
 
+use crate::signature::Failure;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -21,6 +22,9 @@ pub enum ApiError {
     /// No endpoint at this path.
     #[error("no endpoint at this path")]
     NotFound,
+    /// The callback's signature did not verify and `[auth] mode = "enforce"`.
+    #[error("callback signature {}", .0.code().trim_start_matches("signature_"))]
+    Forbidden(Failure),
 }
 
 /// Marks a response as a refusal, with `ApiError::code`, for metrics and logs.
@@ -40,6 +44,7 @@ impl ApiError {
             ApiError::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -49,6 +54,7 @@ impl ApiError {
             ApiError::QueryTooLong { .. } => "query_too_long",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound => "not_found",
+            ApiError::Forbidden(failure) => failure.code(),
         }
     }
 }

@@ -148,3 +148,17 @@ async fn probe_succeeds_against_a_live_server_and_fails_without_one() {
         "nothing listens on port 1"
     );
 }
+
+#[test]
+fn check_describes_signing_without_the_key() {
+    let file = config_file(&format!(
+        "[auth]\nmode = \"enforce\"\nkey = \"abcdefghijklmnop1234\"\n{CONFIG}"
+    ));
+    let (code, stdout, _) = run(&["check", "--config", file.path().to_str().expect("path")]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("signatures     enforce"), "{stdout}");
+    assert!(
+        !stdout.contains("abcdefghijklmnop1234"),
+        "the key is not printed"
+    );
+}

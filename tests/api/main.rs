@@ -2,6 +2,7 @@
 
 mod callback;
 mod cli;
+mod hardening;
 mod health;
 mod helpers;
 mod operations;
