@@ -91,6 +91,8 @@ pub struct Metrics {
     pub rejected: Family<ReasonLabels, Counter>,
     /// Callback signatures that did not verify, by reason (in `log` and `enforce` modes).
     pub signature_failures: Family<ReasonLabels, Counter>,
+    /// Panics caught on the request path (each answered with the default decision).
+    pub panics: Counter,
     /// Config reloads by result.
     pub reloads: Family<ResultLabels, Counter>,
     /// Unix time of the last successful (re)load.
@@ -140,6 +142,12 @@ impl Metrics {
             "Callback signatures that did not verify, by reason",
             signature_failures.clone(),
         );
+        let panics = Counter::default();
+        registry.register(
+            "recgate_panics",
+            "Panics caught on the request path, answered with the default decision",
+            panics.clone(),
+        );
         let reloads = Family::<ResultLabels, Counter>::default();
         registry.register(
             "recgate_config_reloads",
@@ -172,6 +180,7 @@ impl Metrics {
             http_requests,
             rejected,
             signature_failures,
+            panics,
             reloads,
             last_reload_success,
             rules_loaded,

@@ -1,25 +1,27 @@
 //! Bind, serve and shut down: HTTP/1.1 accept loops for the public and admin routers, the
 //! reloader, and the shutdown sequence a load balancer survives.
 
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::http::{App, admin_router, router};
 use crate::reload::Reloader;
 use crate::state::AppState;
+use axum::body::Body;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
-/// SECURITY: how long a client may take to send its request head; the platform sends its
-/// request at once, so a slow one is an attack (slowloris) or a broken peer.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// SECURITY: the most bytes buffered for one request head (request line and headers).
 /// hyper's minimum; a genuine callback needs under 3 KiB.
 pub const MAX_HEAD_BYTES: usize = 8192;
@@ -27,42 +29,53 @@ pub const MAX_HEAD_BYTES: usize = 8192;
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits
-/// up to `drain` for in-flight requests.
+/// up to `drain` for in-flight requests. At most `limits.max_connections` are open at
+/// once; further clients wait in the kernel's backlog.
 pub async fn serve(
     listener: TcpListener,
     app: impl App,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
+    limits: Limits,
 ) {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                    continue;
-                }
-            },
+        let accepted = tokio::select! {
+            accepted = accept(&listener, &slots) => accepted,
             () = &mut shutdown => break,
+        };
+        let (stream, slot) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                continue;
+            }
         };
         // Answers are one small write; waiting for Nagle only adds latency.
         let _ = stream.set_nodelay(true);
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(MAX_HEAD_BYTES)
             // Head and a ~100-byte body go out in one buffer and one write(2); measured
             // 2-3% more callbacks per second than writev(2) of two pieces.
             .writev(false)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(
+                    app.clone()
+                        .map_request(|request: hyper::Request<Incoming>| request.map(Body::new)),
+                ),
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -72,6 +85,19 @@ pub async fn serve(
             tracing::warn!(timeout = ?drain, "drain timed out; closing remaining connections");
         }
     }
+}
+
+/// Waits for a free connection slot, then for a connection.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> std::io::Result<(TcpStream, OwnedSemaphorePermit)> {
+    let slot = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .map_err(std::io::Error::other)?;
+    let (stream, _peer) = listener.accept().await?;
+    Ok((stream, slot))
 }
 
 /// Command-line settings that win over the file.
@@ -132,24 +158,27 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let drain = server.drain_timeout;
     let mut tasks = Vec::new();
 
+    let limits = server.limits;
     let (listener, addr) = bind(options.listen.unwrap_or(server.listen)).await?;
-    let app = router(state.clone(), &server.callback_path);
+    let app = router(state.clone(), &server.callback_path, limits.request_timeout);
     tasks.push(tokio::spawn(serve(
         listener,
         app,
         stop.clone().cancelled_owned(),
         drain,
+        limits,
     )));
 
     let admin_addr = match options.admin_listen.or(admin.listen) {
         Some(admin) => {
             let (listener, admin_addr) = bind(admin).await?;
-            let app = admin_router(state.clone());
+            let app = admin_router(state.clone(), limits.request_timeout);
             tasks.push(tokio::spawn(serve(
                 listener,
                 app,
                 stop.clone().cancelled_owned(),
                 drain,
+                limits,
             )));
             Some(admin_addr)
         }

@@ -5,7 +5,7 @@ use super::error::Problem;
 use super::file::{
     RawAdmin, RawAuth, RawBitrate, RawConfig, RawDecision, RawInterval, RawRule, RawServer,
 };
-use super::{AdminSettings, ServerSettings};
+use super::{AdminSettings, Limits, ServerSettings};
 use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
 use crate::query::Codec;
 use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet};
@@ -45,6 +45,19 @@ impl Problems {
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Default of `[server] drain_timeout`.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// SECURITY: default of `[server] header_read_timeout`: a client must send its whole
+/// request head within this time, and an idle keep-alive connection is closed after it.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest accepted `header_read_timeout`.
+pub const MAX_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// SECURITY: default of `[server] request_timeout`, for every endpoint but the callback
+/// (which answers synchronously): 408 past it.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// SECURITY: default of `[server] max_connections`, per listener; further connections
+/// wait in the kernel's backlog until one closes.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Largest accepted `max_connections`.
+pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
 /// Longest accepted `shutdown_grace` or `drain_timeout`: shutdown stays bounded.
 pub const MAX_SHUTDOWN_STEP: Duration = Duration::from_secs(300);
 
@@ -126,17 +139,17 @@ fn compile_auth(raw: &RawAuth, problems: &mut Problems) -> Option<Option<Verifie
             return None;
         }
     };
-    let max_skew = match raw.max_skew.as_deref() {
-        None => Some(DEFAULT_MAX_SKEW),
-        Some(text) => compile_duration(PLACE, "max_skew", Some(text), DEFAULT_MAX_SKEW, problems)
-            .filter(|skew| {
-                let ok = *skew <= MAX_SIGNATURE_SKEW;
-                if !ok {
-                    problems.add(PLACE, Some("max_skew"), "at most 1h");
-                }
-                ok
-            }),
-    };
+    let max_skew = compile_duration(
+        PLACE,
+        "max_skew",
+        raw.max_skew.as_deref(),
+        DurationSetting {
+            default: DEFAULT_MAX_SKEW,
+            min: Duration::ZERO,
+            max: MAX_SIGNATURE_SKEW,
+        },
+        problems,
+    );
     let sources = [
         raw.key_env.is_some(),
         raw.key_file.is_some(),
@@ -300,24 +313,35 @@ fn compile_address(
         .ok()
 }
 
+/// A duration setting: its default and its inclusive bounds.
+struct DurationSetting {
+    default: Duration,
+    min: Duration,
+    max: Duration,
+}
+
 fn compile_duration(
     place: &str,
     field: &str,
     text: Option<&str>,
-    default: Duration,
+    setting: DurationSetting,
     problems: &mut Problems,
 ) -> Option<Duration> {
     let Some(text) = text else {
-        return Some(default);
+        return Some(setting.default);
     };
     let parsed = text
         .parse::<jiff::SignedDuration>()
         .ok()
         .and_then(|d| Duration::try_from(d).ok());
     match parsed {
-        Some(duration) if duration <= MAX_SHUTDOWN_STEP => Some(duration),
+        Some(duration) if (setting.min..=setting.max).contains(&duration) => Some(duration),
         Some(_) => {
-            problems.add(place, Some(field), format!("{text:?} is longer than 5m"));
+            problems.add(
+                place,
+                Some(field),
+                format!("{text:?} is outside {:?}..={:?}", setting.min, setting.max),
+            );
             None
         }
         None => {
@@ -347,16 +371,55 @@ fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSett
         PLACE,
         "shutdown_grace",
         raw.shutdown_grace.as_deref(),
-        DEFAULT_SHUTDOWN_GRACE,
+        DurationSetting {
+            default: DEFAULT_SHUTDOWN_GRACE,
+            min: Duration::ZERO,
+            max: MAX_SHUTDOWN_STEP,
+        },
         problems,
     );
     let drain_timeout = compile_duration(
         PLACE,
         "drain_timeout",
         raw.drain_timeout.as_deref(),
-        DEFAULT_DRAIN_TIMEOUT,
+        DurationSetting {
+            default: DEFAULT_DRAIN_TIMEOUT,
+            min: Duration::ZERO,
+            max: MAX_SHUTDOWN_STEP,
+        },
         problems,
     );
+    // SECURITY: the platform sends its request at once; a slow head is slowloris.
+    let header_read_timeout = compile_duration(
+        PLACE,
+        "header_read_timeout",
+        raw.header_read_timeout.as_deref(),
+        DurationSetting {
+            default: DEFAULT_HEADER_READ_TIMEOUT,
+            min: Duration::from_millis(100),
+            max: MAX_HEADER_READ_TIMEOUT,
+        },
+        problems,
+    );
+    let request_timeout = compile_duration(
+        PLACE,
+        "request_timeout",
+        raw.request_timeout.as_deref(),
+        DurationSetting {
+            default: DEFAULT_REQUEST_TIMEOUT,
+            min: Duration::from_millis(100),
+            max: MAX_SHUTDOWN_STEP,
+        },
+        problems,
+    );
+    let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if !(1..=MAX_MAX_CONNECTIONS).contains(&max_connections) {
+        problems.add(
+            PLACE,
+            Some("max_connections"),
+            format!("{max_connections} is outside 1..={MAX_MAX_CONNECTIONS}"),
+        );
+    }
     let callback_path = raw
         .callback_path
         .clone()
@@ -386,6 +449,13 @@ fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSett
         callback_path: path_ok.then_some(callback_path)?,
         shutdown_grace: shutdown_grace?,
         drain_timeout: drain_timeout?,
+        limits: Limits {
+            header_read_timeout: header_read_timeout?,
+            request_timeout: request_timeout?,
+            max_connections: (1..=MAX_MAX_CONNECTIONS)
+                .contains(&max_connections)
+                .then_some(max_connections)?,
+        },
     })
 }
 

@@ -40,6 +40,15 @@ pub struct RawServer {
     /// After the grace period, how long in-flight requests may take to finish, e.g. `"10s"`.
     /// Default `10s`, at most `5m`.
     pub drain_timeout: Option<String>,
+    /// How long a client may take to send a request head; also how long an idle
+    /// keep-alive connection stays open. Default `10s`, 100ms..=60s.
+    pub header_read_timeout: Option<String>,
+    /// Time limit of every request but the callback (answered synchronously); 408 past it.
+    /// Default `10s`, 100ms..=5m.
+    pub request_timeout: Option<String>,
+    /// Open connections per listener; more wait in the kernel's backlog.
+    /// Default 4096, 1..=1000000.
+    pub max_connections: Option<usize>,
 }
 
 /// `[auth]`.

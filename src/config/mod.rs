@@ -6,8 +6,10 @@ mod error;
 mod file;
 
 pub use compile::{
-    DEFAULT_CALLBACK_PATH, DEFAULT_DRAIN_TIMEOUT, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE,
-    MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP, MAX_SIGNATURE_SKEW, RESERVED_PATHS,
+    DEFAULT_CALLBACK_PATH, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
+    MAX_HEADER_READ_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP,
+    MAX_SIGNATURE_SKEW, RESERVED_PATHS,
 };
 pub use error::{ConfigError, Problem};
 
@@ -48,6 +50,19 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// After the grace period, how long in-flight requests may take.
     pub drain_timeout: Duration,
+    /// Limits on what one client may hold or take.
+    pub limits: Limits,
+}
+
+/// Per-listener limits against abuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time to send a request head; also the keep-alive idle time.
+    pub header_read_timeout: Duration,
+    /// Time limit of every request but the callback.
+    pub request_timeout: Duration,
+    /// Open connections per listener.
+    pub max_connections: usize,
 }
 
 /// `[admin]`, validated.

@@ -20,36 +20,45 @@ pub use query_cap::{MAX_QUERY_LEN, QueryCapLayer};
 
 use crate::state::AppState;
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::get;
 use observe::Routes;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
 
 /// Paths both listeners serve.
 const HEALTH_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
 /// The public application: the callback at `callback_path`, `/healthz` and `/readyz`.
-pub fn router(state: AppState, callback_path: &str) -> impl App {
-    let routes = health_routes().with_state(state.clone());
+pub fn router(state: AppState, callback_path: &str, request_timeout: Duration) -> impl App {
+    let routes = health_routes()
+        .layer(timeout(request_timeout))
+        .with_state(state.clone());
     let labels = Routes::new(
         &[callback_path, HEALTH_PATHS[0], HEALTH_PATHS[1]],
         Some(callback_path),
     );
-    let metrics = state.metrics().clone();
-    let app = callback::CallbackRoute::new(callback_path, state, routes);
-    middleware::stack(app, metrics, labels)
+    let app = callback::CallbackRoute::new(callback_path, state.clone(), routes);
+    middleware::stack(app, state, labels)
 }
 
 /// The admin application: `/metrics`, `/rules`, `/healthz` and `/readyz`.
-pub fn admin_router(state: AppState) -> impl App {
+pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
     let routes = Router::new()
         .route("/metrics", get(admin::metrics).fallback(method_not_allowed))
         .route("/rules", get(admin::rules).fallback(method_not_allowed))
-        .merge(health_routes());
+        .merge(health_routes())
+        .layer(timeout(request_timeout));
     let labels = Routes::new(
         &["/metrics", "/rules", HEALTH_PATHS[0], HEALTH_PATHS[1]],
         None,
     );
-    let metrics = state.metrics().clone();
-    middleware::stack(routes.with_state(state), metrics, labels)
+    middleware::stack(routes.with_state(state.clone()), state, labels)
+}
+
+/// SECURITY: bounds every endpoint but the callback, which answers synchronously.
+fn timeout(limit: Duration) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limit)
 }
 
 fn health_routes() -> Router<AppState> {

@@ -105,3 +105,138 @@ async fn the_key_never_shows_in_rules_or_metrics() {
         assert!(!body.contains(KEY), "{path} leaks the key");
     }
 }
+
+/// Sends raw bytes on a fresh connection and reads until the server closes or 5 s pass.
+async fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.write_all(bytes).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn status_of(response: &str) -> Option<u16> {
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+}
+
+use std::time::{Duration, Instant};
+
+const LIMITED: &str = "[server]\nheader_read_timeout = \"500ms\"\nmax_connections = 20\n";
+
+#[tokio::test]
+async fn hostile_requests_get_a_decision_or_a_clear_4xx_never_a_5xx() {
+    let server = TestServer::start(&format!("{LIMITED}{CONFIG}")).await;
+    let many_params = (0..1500)
+        .map(|i| format!("p{i}=v"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let ampersands = "&".repeat(2000);
+    let huge_header = format!(
+        "GET /?app=seq_all HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(10_000)
+    );
+    let cases: Vec<(String, Vec<u8>, Option<u16>)> = vec![
+        ("bad escapes".into(), b"GET /?app=%zz%&stream=%ff%fe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), Some(200)),
+        ("NUL escape".into(), b"GET /?app=seq_all%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), Some(200)),
+        ("CR/LF escapes".into(), b"GET /?stream=a%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), Some(200)),
+        ("raw control byte in target".into(), b"GET /?app=\x01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), Some(400)),
+        ("many parameters".into(), format!("GET /?{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &many_params[..2000]).into_bytes(), Some(200)),
+        ("2,000 ampersands".into(), format!("GET /?{ampersands} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").into_bytes(), Some(200)),
+        ("huge header".into(), huge_header.into_bytes(), Some(431)),
+        ("absolute-form target".into(), b"GET http://x/?app=seq_all HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), Some(200)),
+        ("asterisk-form target".into(), b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), Some(404)),
+        ("HTTP/1.0".into(), b"GET /?app=seq_all HTTP/1.0\r\n\r\n".to_vec(), Some(200)),
+        ("body on GET".into(), b"GET /?app=seq_all HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec(), Some(200)),
+        ("garbage".into(), b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), Some(400)),
+    ];
+    for (name, bytes, expected) in cases {
+        let response = raw(server.addr, &bytes).await;
+        let status = status_of(&response);
+        assert_eq!(status, expected, "{name}: {response:.200}");
+        assert!(status.is_none_or(|s| s < 500), "{name}: never a 5xx");
+    }
+    // Pipelined requests on one connection are answered in order.
+    let pipelined = raw(
+        server.addr,
+        b"GET /?app=seq_all HTTP/1.1\r\nHost: x\r\n\r\nGET /?stream=test-1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(pipelined.matches("HTTP/1.1 200").count(), 2, "{pipelined}");
+    let first = pipelined
+        .find(r#""NeedRecord":true"#)
+        .expect("first answer");
+    let second = pipelined
+        .find(r#""NeedRecord":false"#)
+        .expect("second answer");
+    assert!(first < second, "answers keep the order of the requests");
+    let (status, _, _) = server.get("/healthz").await;
+    assert_eq!(status, 200, "the server is still up");
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_disconnected_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(&format!("{LIMITED}{CONFIG}")).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /?app=seq_all HTTP/1.1\r\n")
+        .await
+        .expect("first line");
+    let mut closed = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if stream.write_all(b"X-Slow: 1\r\n").await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(1), stream.read(&mut buf)).await
+        {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the trickling client was disconnected");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "within the 500 ms header timeout and slack"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_idle_connections_cannot_stop_health_checks() {
+    let server = TestServer::start(&format!("{LIMITED}{CONFIG}")).await;
+    let mut idle = Vec::new();
+    for _ in 0..40 {
+        idle.push(
+            tokio::net::TcpStream::connect(server.addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    let started = Instant::now();
+    let (status, _, _) = server.admin_get("/healthz").await;
+    assert_eq!(
+        status, 200,
+        "the admin listener has connection slots of its own"
+    );
+    let (status, _, _) = server.get("/healthz").await;
+    assert_eq!(
+        status, 200,
+        "a fresh connection is answered once idle ones time out"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "idle connections are closed after the header timeout: {:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
