@@ -75,6 +75,9 @@ pub struct ServeArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigArg,
+    /// Exit non-zero on warnings too.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `recgate decide`.
@@ -85,6 +88,9 @@ pub struct DecideArgs {
     /// The callback's query string, e.g. 'app=edu&stream=course-7&codec=h265&vbitrate=2500';
     /// a leading '?' or a whole URL is accepted too.
     pub query: String,
+    /// Also list every rule in order with why it did or did not decide.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// `recgate probe`.

@@ -1,13 +1,15 @@
 //! The offline subcommands, `check` and `decide`, as functions that return their output.
 
 use crate::config::{Config, ConfigError};
+use crate::lint::lint;
 use crate::query::Query;
 use crate::rules::DEFAULT_RULE_NAME;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// `recgate check`: the one-screen summary of a valid config, or every problem.
-pub fn check(path: &Path) -> Result<String, ConfigError> {
+/// `recgate check`: the one-screen summary of a valid config and its warnings (with how
+/// many), or every problem.
+pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
     let config = Config::from_file(path)?;
     let rules = config.rules.rules();
     let width = rules
@@ -34,12 +36,17 @@ pub fn check(path: &Path) -> Result<String, ConfigError> {
     for (index, rule) in rules.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  {:>4}. {:<width$}  {}\n        {:<width$}  -> {}",
+            "  {:>4}. {:<width$}  {}\n        {:<width$}  -> {}{}",
             index + 1,
             rule.name,
             rule.selector(),
             "",
             rule.answer.decision,
+            if rule.shadow {
+                " (shadow: never answers)"
+            } else {
+                ""
+            },
         );
     }
     let _ = writeln!(
@@ -48,16 +55,67 @@ pub fn check(path: &Path) -> Result<String, ConfigError> {
         DEFAULT_RULE_NAME,
         config.rules.default_answer().decision
     );
-    Ok(out)
+    let warnings = lint(&config);
+    for warning in &warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    Ok((out, warnings.len()))
 }
 
-/// `recgate decide`: the exact body the server would send, then the deciding rule.
-pub fn decide(path: &Path, query: &str) -> Result<String, ConfigError> {
+/// `recgate decide`: the exact body the server would send, then the deciding rule; with
+/// `explain`, every rule in order with why it did or did not decide.
+pub fn decide(path: &Path, query: &str, explain: bool) -> Result<String, ConfigError> {
     let config = Config::from_file(path)?;
     let query = Query::parse(raw_query(query));
     let verdict = config.rules.evaluate(&query);
     let body = String::from_utf8_lossy(&verdict.answer.body);
-    Ok(format!("{body}\nrule: {}\n", verdict.rule_name()))
+    let mut out = format!("{body}\nrule: {}\n", verdict.rule_name());
+    if let Some(shadow) = verdict.shadow {
+        let _ = writeln!(out, "shadow: {} would have decided", shadow.name);
+    }
+    if explain {
+        out.push_str(&explanation(&config, &query));
+    }
+    Ok(out)
+}
+
+/// The query as evaluated and each rule's outcome, one line each.
+fn explanation(config: &Config, query: &Query) -> String {
+    let (steps, verdict) = config.rules.explain(query);
+    let width = steps
+        .iter()
+        .map(|s| s.rule.name.chars().count())
+        .chain([DEFAULT_RULE_NAME.len()])
+        .max()
+        .unwrap_or_default();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "query: domain={:?} app={:?} stream={:?} codec={} vbitrate={}",
+        query.domain,
+        query.app,
+        query.stream,
+        query.codec,
+        query
+            .vbitrate
+            .map_or("unknown".to_owned(), |v| v.to_string())
+    );
+    for (i, step) in steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {:>4}. {:<width$}  {}",
+            i + 1,
+            step.rule.name,
+            step.outcome
+        );
+    }
+    let default = if verdict.rule.is_none() {
+        "decides: no rule matched"
+    } else {
+        "not reached"
+    };
+    let _ = writeln!(out, "        {DEFAULT_RULE_NAME:<width$}  {default}");
+    out
 }
 
 /// Accepts a bare query string, one with a leading `?`, or a whole URL or path.

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod decision;
 pub mod http;
+pub mod lint;
 pub mod metrics;
 pub mod probe;
 pub mod query;

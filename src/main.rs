@@ -45,8 +45,23 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check(args) => print_or_fail(commands::check(&args.config.config)),
-        Command::Decide(args) => print_or_fail(commands::decide(&args.config.config, &args.query)),
+        Command::Check(args) => match commands::check(&args.config.config) {
+            Ok((summary, warnings)) => {
+                print!("{summary}");
+                if args.strict && warnings > 0 {
+                    eprintln!("recgate: {warnings} warning(s) with --strict");
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(error) => config_failure(&error),
+        },
+        Command::Decide(args) => print_or_fail(commands::decide(
+            &args.config.config,
+            &args.query,
+            args.explain,
+        )),
         Command::Probe(args) => match probe::probe(args.addr, &args.path) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

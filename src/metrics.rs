@@ -65,6 +65,13 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// Labels naming one rule.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    /// The rule's name.
+    pub rule: String,
+}
+
 /// `recgate_config_reloads_total` labels.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
@@ -91,6 +98,8 @@ pub struct Metrics {
     pub rejected: Family<ReasonLabels, Counter>,
     /// Callback signatures that did not verify, by reason (in `log` and `enforce` modes).
     pub signature_failures: Family<ReasonLabels, Counter>,
+    /// Callbacks a shadow rule would have decided, by rule.
+    pub shadow_matches: Family<RuleLabels, Counter>,
     /// Panics caught on the request path (each answered with the default decision).
     pub panics: Counter,
     /// Config reloads by result.
@@ -142,6 +151,12 @@ impl Metrics {
             "Callback signatures that did not verify, by reason",
             signature_failures.clone(),
         );
+        let shadow_matches = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "recgate_shadow_matches",
+            "Callbacks a shadow rule would have decided, by rule",
+            shadow_matches.clone(),
+        );
         let panics = Counter::default();
         registry.register(
             "recgate_panics",
@@ -180,6 +195,7 @@ impl Metrics {
             http_requests,
             rejected,
             signature_failures,
+            shadow_matches,
             panics,
             reloads,
             last_reload_success,

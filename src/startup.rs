@@ -152,6 +152,7 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         auth,
         rules,
         source,
+        ..
     } = config;
     let config_path = source.path.clone();
     let state = AppState::new(rules, auth, source.clone());

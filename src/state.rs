@@ -8,7 +8,7 @@ use crate::signature::Verifier;
 use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A rule set with the file it came from and a hit counter per rule.
 #[derive(Debug)]
@@ -21,6 +21,9 @@ pub struct LiveRules {
     pub auth: Option<Verifier>,
     /// One decision counter per rule, in rule order, then one for the default.
     hits: Vec<Counter>,
+    /// When each rule (then the default) last decided or, for a shadow rule, would have:
+    /// Unix milliseconds, 0 for never since this set was loaded.
+    last_hit: Vec<AtomicU64>,
 }
 
 impl LiveRules {
@@ -40,11 +43,13 @@ impl LiveRules {
                 metrics.decision_counter(DEFAULT_RULE_NAME, rules.default_answer().decision.record)
             ])
             .collect();
+        let last_hit = (0..=rules.len()).map(|_| AtomicU64::new(0)).collect();
         LiveRules {
             rules,
             source,
             auth,
             hits,
+            last_hit,
         }
     }
 
@@ -52,6 +57,22 @@ impl LiveRules {
     pub fn counter(&self, verdict: &Verdict<'_>) -> Option<&Counter> {
         let index = verdict.index.unwrap_or(self.rules.rules().len());
         self.hits.get(index)
+    }
+
+    /// Records that rule `index` (or the default, for `None`) was hit at `unix_ms`.
+    pub fn touch(&self, index: Option<usize>, unix_ms: u64) {
+        let index = index.unwrap_or(self.rules.rules().len());
+        if let Some(last) = self.last_hit.get(index) {
+            last.store(unix_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// When rule `index` (or the default) was last hit, Unix milliseconds; 0 for never.
+    pub fn last_hit(&self, index: Option<usize>) -> u64 {
+        let index = index.unwrap_or(self.rules.rules().len());
+        self.last_hit
+            .get(index)
+            .map_or(0, |t| t.load(Ordering::Relaxed))
     }
 
     /// Decisions made by rule `index` (or by the default, for `None`) since start.

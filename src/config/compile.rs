@@ -66,6 +66,7 @@ pub struct Compiled {
     pub server: ServerSettings,
     pub admin: AdminSettings,
     pub auth: Option<Verifier>,
+    pub platform_formats: Option<Vec<Format>>,
     pub rules: RuleSet,
 }
 
@@ -84,6 +85,11 @@ pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
     let server = compile_server(&raw.server, &mut problems);
     let admin = compile_admin(&raw.admin, &mut problems);
     let auth = compile_auth(&raw.auth, &mut problems);
+    let platform_formats = raw
+        .platform
+        .formats
+        .as_deref()
+        .map(|names| compile_formats("[platform]", names, &mut problems));
     let default = compile_decision(
         "[default]",
         raw.default.record,
@@ -112,6 +118,7 @@ pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
                 server,
                 admin,
                 auth,
+                platform_formats,
                 rules: RuleSet::new(rules, Answer::new(default)),
             })
         }
@@ -238,6 +245,7 @@ fn read_by_table(text: &str) -> Result<RawConfig, Vec<Problem>> {
             server: raw.server,
             admin: raw.admin,
             auth: raw.auth,
+            platform: raw.platform,
             default,
             rule: rules,
         }),
@@ -485,6 +493,18 @@ fn compile_rule(place: &str, raw: RawRule, problems: &mut Problems) -> Option<Ru
         .as_deref()
         .and_then(|list| compile_codecs(place, list, problems));
     let vbitrate = compile_bitrate(place, raw.vbitrate.as_ref(), problems);
+    let shadow = match raw.mode.as_deref() {
+        None | Some("live") => false,
+        Some("shadow") => true,
+        Some(other) => {
+            problems.add(
+                place,
+                Some("mode"),
+                format!("{other:?}: expected \"live\" or \"shadow\""),
+            );
+            false
+        }
+    };
     let decision = compile_decision(
         place,
         raw.record,
@@ -503,6 +523,7 @@ fn compile_rule(place: &str, raw: RawRule, problems: &mut Problems) -> Option<Ru
         codecs,
         vbitrate,
         answer: Answer::new(decision?),
+        shadow,
     })
 }
 

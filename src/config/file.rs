@@ -19,6 +19,9 @@ pub struct RawConfig<D = RawDecision, R = RawRule> {
     /// `[auth]`: verification of the platform's callback signature. Default: off.
     #[serde(default)]
     pub auth: RawAuth,
+    /// `[platform]`: what the platform side is configured with, for `check`'s warnings.
+    #[serde(default)]
+    pub platform: RawPlatform,
     /// `[default]`: the decision when no rule matches. Required.
     pub default: D,
     /// `[[rule]]`, in evaluation order. Default: none.
@@ -49,6 +52,15 @@ pub struct RawServer {
     /// Open connections per listener; more wait in the kernel's backlog.
     /// Default 4096, 1..=1000000.
     pub max_connections: Option<usize>,
+}
+
+/// `[platform]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlatform {
+    /// Recording formats configured on the platform; the platform records the
+    /// intersection with a rule's formats. Default: unknown, not checked.
+    pub formats: Option<Vec<String>>,
 }
 
 /// `[auth]`.
@@ -112,6 +124,9 @@ pub struct RawRule {
     pub vbitrate: Option<RawBitrate>,
     /// `NeedRecord`. Required.
     pub record: bool,
+    /// `live` (answers) or `shadow` (evaluated, counted and logged, never answers).
+    /// Default `live`.
+    pub mode: Option<String>,
     /// `Format`. Default: omitted from the answer.
     pub formats: Option<Vec<String>>,
     /// `Interval`. Default: omitted from the answer.

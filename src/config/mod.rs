@@ -13,6 +13,7 @@ pub use compile::{
 };
 pub use error::{ConfigError, Problem};
 
+use crate::decision::Format;
 use crate::rules::RuleSet;
 use crate::signature::Verifier;
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ pub struct Config {
     pub admin: AdminSettings,
     /// `[auth]`: the signature verifier, `None` when off.
     pub auth: Option<Verifier>,
+    /// `[platform] formats`: what the platform records, when the operator says.
+    pub platform_formats: Option<Vec<Format>>,
     /// `[default]` and `[[rule]]`, compiled.
     pub rules: RuleSet,
     /// Where the config came from.
@@ -114,6 +117,7 @@ impl Config {
             server: compiled.server,
             admin: compiled.admin,
             auth: compiled.auth,
+            platform_formats: compiled.platform_formats,
             rules: compiled.rules,
             source: ConfigSource::new(path, text),
         })

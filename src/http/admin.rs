@@ -2,11 +2,12 @@
 
 use crate::decision::{Decision, Format, Interval};
 use crate::metrics::CONTENT_TYPE;
-use crate::rules::{Pattern, Rule};
+use crate::query::Query;
+use crate::rules::{Outcome, Pattern, Rule};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -42,13 +43,16 @@ struct RuleView {
     codec: Option<Vec<String>>,
     vbitrate: Option<BitrateView>,
     decision: DecisionView,
+    mode: &'static str,
     hits: u64,
+    last_hit: Option<String>,
 }
 
 #[derive(Serialize)]
 struct DefaultView {
     decision: DecisionView,
     hits: u64,
+    last_hit: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -89,7 +93,7 @@ fn pattern_view(pattern: &Pattern) -> Option<PatternView> {
     })
 }
 
-fn rule_view(rule: &Rule, hits: u64) -> RuleView {
+fn rule_view(rule: &Rule, hits: u64, last_hit_ms: u64) -> RuleView {
     RuleView {
         name: rule.name.clone(),
         domain: pattern_view(&rule.domain),
@@ -104,8 +108,18 @@ fn rule_view(rule: &Rule, hits: u64) -> RuleView {
             max: rule.vbitrate.max,
         }),
         decision: DecisionView::from(&rule.answer.decision),
+        mode: if rule.shadow { "shadow" } else { "live" },
         hits,
+        last_hit: timestamp(last_hit_ms),
     }
+}
+
+/// RFC 3339 for a Unix time in milliseconds; `None` for 0 (never).
+fn timestamp(unix_ms: u64) -> Option<String> {
+    let ms = i64::try_from(unix_ms).ok().filter(|ms| *ms > 0)?;
+    jiff::Timestamp::from_millisecond(ms)
+        .ok()
+        .map(|t| t.to_string())
 }
 
 /// `GET /rules`: the loaded rule set, its source file and per-rule hit counts.
@@ -122,11 +136,83 @@ pub async fn rules(State(state): State<AppState>) -> Json<impl Serialize> {
             .rules()
             .iter()
             .enumerate()
-            .map(|(index, rule)| rule_view(rule, live.hits(Some(index))))
+            .map(|(index, rule)| {
+                rule_view(rule, live.hits(Some(index)), live.last_hit(Some(index)))
+            })
             .collect(),
         default: DefaultView {
             decision: DecisionView::from(&live.rules.default_answer().decision),
             hits: live.hits(None),
+            last_hit: timestamp(live.last_hit(None)),
         },
     })
+}
+
+#[derive(Serialize)]
+struct ExplainView<'a> {
+    response: serde_json::Value,
+    rule: &'a str,
+    shadow: Option<&'a str>,
+    query: QueryView<'a>,
+    steps: Vec<StepView<'a>>,
+}
+
+#[derive(Serialize)]
+struct QueryView<'a> {
+    domain: &'a str,
+    app: &'a str,
+    stream: &'a str,
+    codec: &'a str,
+    vbitrate: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct StepView<'a> {
+    rule: &'a str,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wanted: Option<String>,
+}
+
+/// `GET /explain?<callback query>`: the answer and every rule's reason, as JSON. Only on
+/// the admin listener: the public callback never explains.
+pub async fn explain(State(state): State<AppState>, uri: Uri) -> Response {
+    let query = Query::parse(uri.query().unwrap_or_default());
+    let live = state.rules();
+    let (steps, verdict) = live.rules.explain(&query);
+    let view = ExplainView {
+        response: serde_json::from_slice(&verdict.answer.body).unwrap_or_default(),
+        rule: verdict.rule_name(),
+        shadow: verdict.shadow.map(|r| r.name.as_str()),
+        query: QueryView {
+            domain: &query.domain,
+            app: &query.app,
+            stream: &query.stream,
+            codec: query.codec.as_str(),
+            vbitrate: query.vbitrate,
+        },
+        steps: steps
+            .iter()
+            .map(|step| {
+                let (outcome, mismatch) = match &step.outcome {
+                    Outcome::Decides => ("decides", None),
+                    Outcome::ShadowMatch => ("shadow_match", None),
+                    Outcome::NoMatch(m) => ("no_match", Some(m)),
+                    Outcome::NotReached => ("not_reached", None),
+                };
+                StepView {
+                    rule: &step.rule.name,
+                    outcome,
+                    field: mismatch.map(|m| m.field),
+                    value: mismatch.map(|m| m.value.clone()),
+                    wanted: mismatch.map(|m| m.wanted.clone()),
+                }
+            })
+            .collect(),
+    };
+    Json(view).into_response()
 }

@@ -5,7 +5,7 @@
 //! routing table, extractors or boxed futures.
 
 use super::error::ApiError;
-use crate::metrics::ReasonLabels;
+use crate::metrics::{ReasonLabels, RuleLabels};
 use crate::query::Query;
 use crate::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
 use crate::state::AppState;
@@ -48,6 +48,18 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
     if let Some(counter) = live.counter(&verdict) {
         counter.inc();
     }
+    let now_ms = unix_ms();
+    live.touch(verdict.index, now_ms);
+    if let Some(shadow) = verdict.shadow {
+        state
+            .metrics()
+            .shadow_matches
+            .get_or_create(&RuleLabels {
+                rule: shadow.name.clone(),
+            })
+            .inc();
+        live.touch(verdict.shadow_index, now_ms);
+    }
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -61,6 +73,7 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
         codec = %query.codec,
         vbitrate = query.vbitrate,
         rule = verdict.rule_name(),
+        shadow_rule = verdict.shadow.map(|r| r.name.as_str()),
         need_record = verdict.answer.decision.record,
         latency_us = started.elapsed().as_micros() as u64,
         "callback"
@@ -79,15 +92,19 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
 fn check_signature(verifier: &Verifier, request: &Request) -> Result<(), Failure> {
     let headers = request.headers();
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = (unix_ms() / 1000) as i64;
     verifier.verify(
         header(header::HOST.as_str()),
         header(TIMESTAMP_HEADER),
         header(SIGNATURE_HEADER),
         now,
     )
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Serves the callback path itself and hands every other path to `inner`.

@@ -47,6 +47,7 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
     let routes = Router::new()
         .route("/metrics", get(admin::metrics).fallback(method_not_allowed))
         .route("/rules", get(admin::rules).fallback(method_not_allowed))
+        .route("/explain", get(admin::explain).fallback(method_not_allowed))
         .merge(health_routes())
         .layer(timeout(request_timeout));
     let labels = Routes::new(

@@ -104,9 +104,11 @@ enum Key {
 }
 
 impl RuleIndex {
-    /// Builds the index of `rules` (indices are positions in that slice).
+    /// Builds the index of the live rules of `rules` (indices are positions in that
+    /// slice); shadow rules never answer, so they are not indexed.
     pub fn build(rules: &[Rule]) -> RuleIndex {
         let ids: Vec<u32> = (0..rules.len())
+            .filter(|&i| !rules[i].shadow)
             .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
             .collect();
         RuleIndex::build_over(rules, &ids, [false; 3])

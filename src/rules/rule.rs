@@ -78,9 +78,53 @@ pub struct Rule {
     pub vbitrate: BitrateRange,
     /// What the rule answers.
     pub answer: Answer,
+    /// `true` for `mode = "shadow"`: evaluated and counted, but never answers.
+    pub shadow: bool,
+}
+
+/// The first condition of a rule that a query fails, for `explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// `domain`, `app`, `stream`, `codec` or `vbitrate`.
+    pub field: &'static str,
+    /// The query's value, as evaluated.
+    pub value: String,
+    /// What the rule asks for.
+    pub wanted: String,
 }
 
 impl Rule {
+    /// `None` when the rule matches `query`, else the first condition it fails.
+    pub fn mismatch(&self, query: &Query) -> Option<Mismatch> {
+        let miss = |field, value: &str, wanted: String| {
+            Some(Mismatch {
+                field,
+                value: value.to_owned(),
+                wanted,
+            })
+        };
+        for (field, pattern, value) in [
+            ("domain", &self.domain, query.domain.as_str()),
+            ("app", &self.app, query.app.as_str()),
+            ("stream", &self.stream, query.stream.as_str()),
+        ] {
+            if !pattern.matches(value) {
+                return miss(field, value, format!("{} {}", pattern.kind(), pattern));
+            }
+        }
+        if !self.codec_matches(&query.codec) {
+            let wanted: Vec<&str> = self.codecs.iter().flatten().map(Codec::as_str).collect();
+            return miss("codec", query.codec.as_str(), wanted.join("|"));
+        }
+        if !self.vbitrate.contains(query.vbitrate) {
+            let value = query
+                .vbitrate
+                .map_or("unknown".to_owned(), |v| v.to_string());
+            return miss("vbitrate", &value, self.vbitrate.to_string());
+        }
+        None
+    }
+
     /// Whether every condition of the rule holds for `query`.
     pub fn matches(&self, query: &Query) -> bool {
         self.codec_matches(&query.codec)

@@ -12,6 +12,7 @@ fn rule(name: &str, domain: Option<&str>, app: Option<&str>, stream: Option<&str
         codecs: None,
         vbitrate: BitrateRange::default(),
         answer: Answer::new(Decision::plain(true)),
+        shadow: false,
     }
 }
 
@@ -121,9 +122,10 @@ fn arbitrary_rule(index: usize) -> impl Strategy<Value = Rule> {
         proptest::option::of(0u64..4000),
         proptest::option::of(0u64..4000),
         any::<bool>(),
+        proptest::bool::weighted(0.15),
     )
         .prop_map(
-            move |(domain, app, stream, codecs, min, max, record)| Rule {
+            move |(domain, app, stream, codecs, min, max, record, shadow)| Rule {
                 name: format!("r{index}"),
                 domain: Pattern::compile(domain.as_deref(), true)
                     .expect("generated domain compiles"),
@@ -133,6 +135,7 @@ fn arbitrary_rule(index: usize) -> impl Strategy<Value = Rule> {
                 codecs,
                 vbitrate: BitrateRange { min, max },
                 answer: Answer::new(Decision::plain(record)),
+                shadow,
             },
         )
 }
@@ -167,7 +170,7 @@ proptest! {
     #[test]
     fn the_answer_is_the_lowest_indexed_matching_rule(rules in arbitrary_rule_set(), raw in arbitrary_query()) {
         let query = Query::parse(&raw);
-        let expected = rules.rules().iter().position(|r| r.matches(&query));
+        let expected = rules.rules().iter().position(|r| !r.shadow && r.matches(&query));
         let verdict = rules.evaluate(&query);
         let got = verdict.rule.map(|r| r.name.clone());
         prop_assert_eq!(got, expected.map(|i| format!("r{i}")));
@@ -183,10 +186,12 @@ proptest! {
     ) {
         for raw in queries {
             let query = Query::parse(&raw);
+            let (indexed, linear) = (rules.evaluate(&query), rules.evaluate_linear(&query));
+            prop_assert_eq!(indexed.index, linear.index, "query {}", raw);
             prop_assert_eq!(
-                rules.evaluate(&query).index,
-                rules.evaluate_linear(&query).index,
-                "query {}", raw
+                indexed.shadow.map(|r| &r.name),
+                linear.shadow.map(|r| &r.name),
+                "shadow of query {}", raw
             );
         }
     }
@@ -198,4 +203,52 @@ proptest! {
         let second = rules.evaluate(&query).rule_name().to_owned();
         prop_assert_eq!(first, second);
     }
+}
+
+#[test]
+fn a_shadow_rule_never_answers_but_is_reported_when_it_would_have() {
+    let mut trial = rule("trial", None, Some("edu"), None);
+    trial.shadow = true;
+    trial.answer = Answer::new(Decision::plain(false));
+    let rules = set(vec![
+        trial,
+        rule("edu-live", None, Some("edu"), Some("course-*")),
+    ]);
+    let verdict = rules.evaluate(&Query::parse("app=edu&stream=course-1"));
+    assert_eq!(verdict.rule_name(), "edu-live", "the next rule decides");
+    assert_eq!(
+        verdict.shadow.map(|r| r.name.as_str()),
+        Some("trial"),
+        "would have matched"
+    );
+    let verdict = rules.evaluate(&Query::parse("app=news"));
+    assert!(verdict.shadow.is_none(), "no shadow match for other apps");
+}
+
+#[test]
+fn explain_gives_every_rule_its_reason() {
+    let mut trial = rule("trial", None, Some("edu"), None);
+    trial.shadow = true;
+    let mut hevc = rule("hevc", None, Some("edu"), None);
+    hevc.codecs = Some(vec![Codec::H265]);
+    let rules = set(vec![
+        rule("news", None, Some("news"), None),
+        trial,
+        hevc,
+        rule("edu", None, Some("edu"), None),
+        rule("late", None, None, None),
+    ]);
+    let (steps, verdict) = rules.explain(&Query::parse("app=edu&codec=h264"));
+    assert_eq!(verdict.rule_name(), "edu");
+    let outcomes: Vec<String> = steps.iter().map(|s| s.outcome.to_string()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "no match: app \"edu\" is not exact news",
+            "matches, but shadow: counted, does not answer",
+            "no match: codec \"h264\" is not h265",
+            "matches: decides",
+            "not reached: an earlier rule decided",
+        ]
+    );
 }

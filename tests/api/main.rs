@@ -5,5 +5,6 @@ mod cli;
 mod hardening;
 mod health;
 mod helpers;
+mod language;
 mod operations;
 mod shutdown;

@@ -1,0 +1,279 @@
+//! `recgate check`'s warnings: rules that can never decide, answers the platform will
+//! turn into "record nothing", and patterns that likely match more than meant.
+//!
+//! Pure: a compiled config in, warnings out.
+
+use crate::config::Config;
+use crate::decision::Format;
+use crate::rules::{BitrateRange, Pattern, Rule};
+use std::fmt;
+
+/// The platform's own cap on what it reads, in bytes.
+pub const PLATFORM_BODY_CAP: usize = 2048;
+
+/// One warning about one rule (or the default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The rule's name, or `default`.
+    pub rule: String,
+    /// What is likely wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {:?}: {}", self.rule, self.message)
+    }
+}
+
+/// Every warning about `config`, in rule order.
+pub fn lint(config: &Config) -> Vec<Warning> {
+    let rules = config.rules.rules();
+    let mut warnings = Vec::new();
+    let mut warn = |rule: &str, message: String| {
+        warnings.push(Warning {
+            rule: rule.to_owned(),
+            message,
+        })
+    };
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(earlier) = rules[..i].iter().find(|e| !e.shadow && covers(e, rule)) {
+            warn(
+                &rule.name,
+                format!(
+                    "can never decide: rule {:?} before it matches every stream it matches",
+                    earlier.name
+                ),
+            );
+        }
+        for (field, pattern) in [
+            ("domain", &rule.domain),
+            ("app", &rule.app),
+            ("stream", &rule.stream),
+        ] {
+            if let Pattern::Regex { source, .. } = pattern
+                && !source.starts_with('^')
+                && !source.ends_with('$')
+            {
+                warn(
+                    &rule.name,
+                    format!(
+                        "{field} regex {source:?} has no ^ or $: it matches anywhere in the value; anchor it if you mean the whole value"
+                    ),
+                );
+            }
+        }
+    }
+    let answers = rules
+        .iter()
+        .map(|r| (r.name.as_str(), &r.answer))
+        .chain([("default", config.rules.default_answer())]);
+    for (name, answer) in answers {
+        let decision = &answer.decision;
+        if answer.body.len() > PLATFORM_BODY_CAP {
+            warn(
+                name,
+                format!(
+                    "answer is {} bytes, over the platform's {PLATFORM_BODY_CAP}",
+                    answer.body.len()
+                ),
+            );
+        }
+        if !decision.record {
+            continue;
+        }
+        let platform = config.platform_formats.as_deref();
+        if let (Some(formats), Some(platform)) = (&decision.formats, platform)
+            && !formats.iter().any(|f| platform.contains(f))
+        {
+            warn(
+                name,
+                format!(
+                    "records nothing: formats [{}] share none with the platform's [{}], and the platform records their intersection",
+                    names(formats),
+                    names(platform)
+                ),
+            );
+        }
+        let recorded = decision.formats.as_deref().or(platform);
+        if let (Some(interval), Some(recorded)) = (&decision.interval, recorded) {
+            for (format, _) in interval.entries() {
+                if !recorded.contains(&format) {
+                    warn(
+                        name,
+                        format!("sets an interval for {format}, which it does not record"),
+                    );
+                }
+            }
+        }
+    }
+    warnings
+}
+
+fn names(formats: &[Format]) -> String {
+    formats
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether `earlier` matches every query `later` matches (by construction of the
+/// patterns; a `false` is not a proof of the opposite).
+fn covers(earlier: &Rule, later: &Rule) -> bool {
+    pattern_covers(&earlier.domain, &later.domain)
+        && pattern_covers(&earlier.app, &later.app)
+        && pattern_covers(&earlier.stream, &later.stream)
+        && match (&earlier.codecs, &later.codecs) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(wide), Some(narrow)) => narrow.iter().all(|c| wide.contains(c)),
+        }
+        && range_covers(earlier.vbitrate, later.vbitrate)
+}
+
+fn pattern_covers(wide: &Pattern, narrow: &Pattern) -> bool {
+    let prefix_of = |p: &Pattern| match p {
+        Pattern::Glob { source, .. }
+            if source.ends_with('*') && !source[..source.len() - 1].contains(['*', '?']) =>
+        {
+            Some(source[..source.len() - 1].to_owned())
+        }
+        _ => None,
+    };
+    match (wide, narrow) {
+        (Pattern::Any, _) => true,
+        (_, Pattern::Any) => false,
+        _ if wide.source() == narrow.source() => true,
+        (_, Pattern::Exact(value)) => prefix_of(wide).is_some_and(|p| value.starts_with(&p)),
+        _ => match (prefix_of(wide), prefix_of(narrow)) {
+            (Some(wide), Some(narrow)) => narrow.starts_with(&wide),
+            _ => false,
+        },
+    }
+}
+
+fn range_covers(wide: BitrateRange, narrow: BitrateRange) -> bool {
+    let low = match (wide.min, narrow.min) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(w), Some(n)) => w <= n,
+    };
+    let high = match (wide.max, narrow.max) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(w), Some(n)) => w >= n,
+    };
+    low && high
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn warnings(text: &str) -> Vec<String> {
+        let config = Config::from_str(text, Path::new("t.toml")).expect("valid config");
+        lint(&config).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_rule_behind_a_wider_one_is_reported_as_unreachable() {
+        let found = warnings(
+            r#"
+[default]
+record = false
+[[rule]]
+name = "courses"
+stream = "course-*"
+record = true
+[[rule]]
+name = "one-course"
+stream = "course-7"
+codec = ["h265"]
+record = false
+[[rule]]
+name = "hd-courses"
+stream = "course-hd-*"
+vbitrate = { min = 2000, max = 4000 }
+record = false
+[[rule]]
+name = "other"
+stream = "talk-*"
+record = false
+"#,
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("\"one-course\"") && found[0].contains("\"courses\""));
+        assert!(found[1].contains("\"hd-courses\""));
+    }
+
+    #[test]
+    fn a_narrower_earlier_rule_or_a_shadow_does_not_hide_a_later_one() {
+        let found = warnings(
+            r#"
+[default]
+record = false
+[[rule]]
+name = "trial"
+mode = "shadow"
+record = true
+[[rule]]
+name = "hevc"
+codec = ["h265"]
+vbitrate = { min = 2000 }
+record = true
+[[rule]]
+name = "all"
+record = false
+"#,
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn formats_the_platform_does_not_record_and_stray_intervals_are_reported() {
+        let found = warnings(
+            r#"
+[platform]
+formats = ["mp4"]
+[default]
+record = false
+[[rule]]
+name = "flv-only"
+stream = "a"
+record = true
+formats = ["flv"]
+[[rule]]
+name = "stray-interval"
+stream = "b"
+record = true
+formats = ["mp4"]
+interval = { mp4 = 300, m3u8 = 60 }
+"#,
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("records nothing"), "{found:?}");
+        assert!(found[1].contains("interval for m3u8"), "{found:?}");
+    }
+
+    #[test]
+    fn an_unanchored_regex_is_reported() {
+        let found = warnings(
+            "[default]\nrecord = false\n[[rule]]\nname = \"r\"\nstream = \"~test\"\nrecord = false\n",
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("no ^ or $"), "{found:?}");
+    }
+
+    #[test]
+    fn the_longest_possible_answer_is_far_below_the_platform_cap() {
+        let config = Config::from_str(
+            "[default]\nrecord = true\nformats = [\"mp4\", \"flv\", \"m3u8\"]\ninterval = { mp4 = 21600, flv = 21600, m3u8 = 21600 }\n",
+            Path::new("t.toml"),
+        )
+        .expect("valid");
+        let body = &config.rules.default_answer().body;
+        assert!(body.len() < PLATFORM_BODY_CAP / 10, "{} bytes", body.len());
+    }
+}
