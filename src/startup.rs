@@ -162,25 +162,13 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let limits = server.limits;
     let (listener, addr) = bind(options.listen.unwrap_or(server.listen)).await?;
     let app = router(state.clone(), &server.callback_path, limits.request_timeout);
-    tasks.push(tokio::spawn(serve(
-        listener,
-        app,
-        stop.clone().cancelled_owned(),
-        drain,
-        limits,
-    )));
+    tasks.push(spawn_serve(listener, app, &stop, drain, limits));
 
     let admin_addr = match options.admin_listen.or(admin.listen) {
         Some(admin) => {
             let (listener, admin_addr) = bind(admin).await?;
             let app = admin_router(state.clone(), limits.request_timeout);
-            tasks.push(tokio::spawn(serve(
-                listener,
-                app,
-                stop.clone().cancelled_owned(),
-                drain,
-                limits,
-            )));
+            tasks.push(spawn_serve(listener, app, &stop, drain, limits));
             Some(admin_addr)
         }
         None => None,
@@ -205,6 +193,23 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         stop,
         tasks,
     })
+}
+
+/// Serves `app` on `listener` in a task of its own until `stop` fires.
+fn spawn_serve(
+    listener: TcpListener,
+    app: impl App,
+    stop: &CancellationToken,
+    drain: Duration,
+    limits: Limits,
+) -> JoinHandle<()> {
+    tokio::spawn(serve(
+        listener,
+        app,
+        stop.clone().cancelled_owned(),
+        drain,
+        limits,
+    ))
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {

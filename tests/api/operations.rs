@@ -392,28 +392,27 @@ fn sigterm_fails_readiness_at_once_serves_through_the_grace_period_then_exits_ze
     );
 }
 
-fn blocking_get(url: &str) -> String {
+/// A GET from a plain thread, for tests that are not async: status and body.
+fn blocking_fetch(url: &str) -> (u16, String) {
     let url = url.to_owned();
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime")
-            .block_on(async { fetch(&url).await.2 })
+            .block_on(async {
+                let (status, _, body) = fetch(&url).await;
+                (status, body)
+            })
     })
     .join()
     .expect("request thread")
 }
 
+fn blocking_get(url: &str) -> String {
+    blocking_fetch(url).1
+}
+
 fn blocking_status(url: &str) -> u16 {
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async { fetch(&url).await.0 })
-    })
-    .join()
-    .expect("request thread")
+    blocking_fetch(url).0
 }
