@@ -22,9 +22,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-/// SECURITY: the most bytes buffered for one request head (request line and headers).
-/// hyper's minimum; a genuine callback needs under 3 KiB.
-pub const MAX_HEAD_BYTES: usize = 8192;
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -59,7 +56,7 @@ pub async fn serve(
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(MAX_HEAD_BYTES)
+            .max_buf_size(limits.max_head_bytes)
             // Head and a ~100-byte body go out in one buffer and one write(2); measured
             // 2-3% more callbacks per second than writev(2) of two pieces.
             .writev(false)

@@ -56,6 +56,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// SECURITY: default of `[server] max_connections`, per listener; further connections
 /// wait in the kernel's backlog until one closes.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// SECURITY: default of `[server] max_head_bytes`; a genuine callback needs under 3 KiB.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 8192;
+/// Smallest `max_head_bytes` (the HTTP library's own minimum buffer).
+pub const MIN_MAX_HEAD_BYTES: usize = 8192;
+/// Largest accepted `max_head_bytes`.
+pub const MAX_MAX_HEAD_BYTES: usize = 1 << 20;
 /// Largest accepted `max_connections`.
 pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
 /// Longest accepted `shutdown_grace` or `drain_timeout`: shutdown stays bounded.
@@ -420,6 +426,15 @@ fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSett
         },
         problems,
     );
+    let max_head_bytes = raw.max_head_bytes.unwrap_or(DEFAULT_MAX_HEAD_BYTES);
+    let head_ok = (MIN_MAX_HEAD_BYTES..=MAX_MAX_HEAD_BYTES).contains(&max_head_bytes);
+    if !head_ok {
+        problems.add(
+            PLACE,
+            Some("max_head_bytes"),
+            format!("{max_head_bytes} is outside {MIN_MAX_HEAD_BYTES}..={MAX_MAX_HEAD_BYTES}"),
+        );
+    }
     let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
     if !(1..=MAX_MAX_CONNECTIONS).contains(&max_connections) {
         problems.add(
@@ -463,6 +478,7 @@ fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSett
             max_connections: (1..=MAX_MAX_CONNECTIONS)
                 .contains(&max_connections)
                 .then_some(max_connections)?,
+            max_head_bytes: head_ok.then_some(max_head_bytes)?,
         },
     })
 }

@@ -52,6 +52,9 @@ pub struct RawServer {
     /// Open connections per listener; more wait in the kernel's backlog.
     /// Default 4096, 1..=1000000.
     pub max_connections: Option<usize>,
+    /// Largest request head (request line and headers) in bytes; 431 past it.
+    /// Default 8192, 8192..=1048576.
+    pub max_head_bytes: Option<usize>,
 }
 
 /// `[platform]`.

@@ -7,9 +7,9 @@ mod file;
 
 pub use compile::{
     DEFAULT_CALLBACK_PATH, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
-    MAX_HEADER_READ_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP,
-    MAX_SIGNATURE_SKEW, RESERVED_PATHS,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_GRACE, MAX_HEADER_READ_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_HEAD_BYTES,
+    MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP, MAX_SIGNATURE_SKEW, MIN_MAX_HEAD_BYTES, RESERVED_PATHS,
 };
 pub use error::{ConfigError, Problem};
 
@@ -66,6 +66,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Open connections per listener.
     pub max_connections: usize,
+    /// Largest request head (request line and headers), bytes; 431 past it.
+    pub max_head_bytes: usize,
 }
 
 /// `[admin]`, validated.

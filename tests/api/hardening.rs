@@ -151,6 +151,8 @@ async fn hostile_requests_get_a_decision_or_a_clear_4xx_never_a_5xx() {
         ("asterisk-form target".into(), b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), Some(404)),
         ("HTTP/1.0".into(), b"GET /?app=seq_all HTTP/1.0\r\n\r\n".to_vec(), Some(200)),
         ("body on GET".into(), b"GET /?app=seq_all HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec(), Some(200)),
+        ("duplicate headers".into(), b"GET /?app=seq_all HTTP/1.1\r\nHost: x\r\nHost: y\r\nX-Request-Id: a\r\nX-Request-Id: b\r\nConnection: close\r\n\r\n".to_vec(), Some(200)),
+        ("10,000 ampersands".into(), format!("GET /?{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "&".repeat(10_000)).into_bytes(), Some(431)),
         ("garbage".into(), b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), Some(400)),
     ];
     for (name, bytes, expected) in cases {
@@ -239,4 +241,31 @@ async fn a_flood_of_idle_connections_cannot_stop_health_checks() {
         started.elapsed()
     );
     drop(idle);
+}
+
+#[test]
+fn a_value_cannot_forge_a_log_line() {
+    use crate::helpers::{ServerProcess, config_file};
+    use std::io::{Read, Write};
+    let file = config_file(CONFIG);
+    let mut server = ServerProcess::start(file.path(), &[]);
+    let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
+    stream
+        .write_all(
+            b"GET /?stream=x%0a2026-01-01T00:00:00Z%20INFO%20forged%0d&app=%1b[31m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .expect("sent");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let line = server.wait_for_log("callback");
+    assert!(
+        line.contains(r#"stream="x\n2026-01-01T00:00:00Z INFO forged\r""#),
+        "escaped: {line}"
+    );
+    assert!(
+        line.contains(r#"app="\u{1b}[31m""#),
+        "escape sequences are escaped: {line}"
+    );
+    assert_eq!(line.trim_end().lines().count(), 1, "one line");
 }
