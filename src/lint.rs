@@ -121,7 +121,8 @@ fn names(formats: &[Format]) -> String {
 /// Whether `earlier` matches every query `later` matches (by construction of the
 /// patterns; a `false` is not a proof of the opposite).
 fn covers(earlier: &Rule, later: &Rule) -> bool {
-    pattern_covers(&earlier.domain, &later.domain)
+    earlier.schedule.is_none()
+        && pattern_covers(&earlier.domain, &later.domain)
         && pattern_covers(&earlier.app, &later.app)
         && pattern_covers(&earlier.stream, &later.stream)
         && match (&earlier.codecs, &later.codecs) {

@@ -8,7 +8,7 @@ use super::file::{
 use super::{AdminSettings, Limits, ServerSettings};
 use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
 use crate::query::Codec;
-use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet};
+use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet, Schedule};
 use crate::signature::{DEFAULT_MAX_SKEW, Key, Mode, Verifier};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -509,6 +509,22 @@ fn compile_rule(place: &str, raw: RawRule, problems: &mut Problems) -> Option<Ru
         .as_deref()
         .and_then(|list| compile_codecs(place, list, problems));
     let vbitrate = compile_bitrate(place, raw.vbitrate.as_ref(), problems);
+    let schedule = raw.schedule.as_ref().and_then(|raw| {
+        Schedule::new(
+            raw.timezone.as_deref().unwrap_or("UTC"),
+            raw.weekly.as_deref().unwrap_or_default(),
+            raw.dates.as_deref().unwrap_or_default(),
+        )
+        .map_err(|(field, message)| {
+            let field = if field == "schedule" {
+                field.to_owned()
+            } else {
+                format!("schedule.{field}")
+            };
+            problems.add(place, Some(&field), message)
+        })
+        .ok()
+    });
     let shadow = match raw.mode.as_deref() {
         None | Some("live") => false,
         Some("shadow") => true,
@@ -540,6 +556,7 @@ fn compile_rule(place: &str, raw: RawRule, problems: &mut Problems) -> Option<Ru
         vbitrate,
         answer: Answer::new(decision?),
         shadow,
+        schedule,
     })
 }
 

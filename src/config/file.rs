@@ -130,10 +130,25 @@ pub struct RawRule {
     /// `live` (answers) or `shadow` (evaluated, counted and logged, never answers).
     /// Default `live`.
     pub mode: Option<String>,
+    /// When the rule applies. Default: always.
+    pub schedule: Option<RawSchedule>,
     /// `Format`. Default: omitted from the answer.
     pub formats: Option<Vec<String>>,
     /// `Interval`. Default: omitted from the answer.
     pub interval: Option<RawInterval>,
+}
+
+/// `schedule = { timezone = .., weekly = [..], dates = [..] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// IANA time zone of the windows and dates. Default `UTC`.
+    pub timezone: Option<String>,
+    /// Weekly windows, `"Mon-Fri 08:00-18:00"`; an end not after the start crosses
+    /// midnight. Default: none.
+    pub weekly: Option<Vec<String>>,
+    /// One-off ranges, `"2026-12-24T18:00 to 2026-12-25T02:00"`, local time. Default: none.
+    pub dates: Option<Vec<String>>,
 }
 
 /// `vbitrate = { min = .., max = .. }`, Kbit/s.

@@ -260,3 +260,55 @@ fn bad_auth_settings_are_refused_without_showing_the_key() {
         );
     }
 }
+
+#[test]
+fn a_scheduled_rule_matches_only_inside_its_windows() {
+    let config = load(&format!(
+        "{MINIMAL}[[rule]]\nname = \"office\"\nrecord = true\n\
+         schedule = {{ timezone = \"Asia/Shanghai\", weekly = [\"Mon-Fri 08:00-18:00\"], dates = [\"2026-12-26T20:00 to 2026-12-27T01:00\"] }}\n"
+    ))
+    .expect("loads");
+    let at = |instant: &str| {
+        let mut query = Query::parse("app=x");
+        query.at = Some(instant.parse().expect("instant"));
+        config.rules.evaluate(&query).rule_name().to_owned()
+    };
+    assert_eq!(at("2026-11-24T02:00:00Z"), "office", "Tue 10:00 local");
+    assert_eq!(at("2026-11-24T12:00:00Z"), "default", "Tue 20:00 local");
+    assert_eq!(
+        at("2026-12-26T13:00:00Z"),
+        "office",
+        "Sat 21:00 local, in the date range"
+    );
+    let mut query = Query::parse("app=x");
+    query.at = Some("2026-11-24T12:00:00Z".parse().expect("instant"));
+    let (steps, _) = config.rules.explain(&query);
+    let reason = steps[0].outcome.to_string();
+    assert!(
+        reason.contains("schedule") && reason.contains("Tuesday 2026-11-24T20:00:00"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn bad_schedules_name_the_rule_and_field() {
+    let cases = [
+        (
+            "timezone = \"Nowhere/City\", weekly = [\"Mon 08:00-09:00\"]",
+            "`schedule.timezone`",
+        ),
+        ("weekly = [\"Funday 08:00-09:00\"]", "`schedule.weekly`"),
+        ("dates = [\"tomorrow\"]", "`schedule.dates`"),
+        ("timezone = \"UTC\"", "`schedule`"),
+    ];
+    for (body, field) in cases {
+        let lines = errors(&format!(
+            "{MINIMAL}[[rule]]\nname = \"s\"\nrecord = true\nschedule = {{ {body} }}\n"
+        ))
+        .join("\n");
+        assert!(
+            lines.contains("rule \"s\"") && lines.contains(field),
+            "{body}: {lines}"
+        );
+    }
+}

@@ -44,6 +44,7 @@ struct RuleView {
     vbitrate: Option<BitrateView>,
     decision: DecisionView,
     mode: &'static str,
+    schedule: Option<String>,
     hits: u64,
     last_hit: Option<String>,
 }
@@ -109,6 +110,7 @@ fn rule_view(rule: &Rule, hits: u64, last_hit_ms: u64) -> RuleView {
         }),
         decision: DecisionView::from(&rule.answer.decision),
         mode: if rule.shadow { "shadow" } else { "live" },
+        schedule: rule.schedule.as_ref().map(ToString::to_string),
         hits,
         last_hit: timestamp(last_hit_ms),
     }

@@ -43,12 +43,13 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
             return ApiError::Forbidden(failure).into_response();
         }
     }
-    let query = Query::parse(request.uri().query().unwrap_or_default());
+    let now_ms = unix_ms();
+    let mut query = Query::parse(request.uri().query().unwrap_or_default());
+    query.at = jiff::Timestamp::from_millisecond(now_ms as i64).ok();
     let verdict = live.rules.evaluate(&query);
     if let Some(counter) = live.counter(&verdict) {
         counter.inc();
     }
-    let now_ms = unix_ms();
     live.touch(verdict.index, now_ms);
     if let Some(shadow) = verdict.shadow {
         state

@@ -7,6 +7,7 @@ mod diff;
 mod index;
 mod pattern;
 mod rule;
+mod schedule;
 
 pub use diff::RuleDiff;
 pub use index::REGEX_SET_SIZE_LIMIT;
@@ -14,6 +15,7 @@ pub use index::REGEX_SET_SIZE_LIMIT;
 use index::RuleIndex;
 pub use pattern::{Pattern, PatternError, REGEX_SIZE_LIMIT};
 pub use rule::{Answer, BitrateRange, Mismatch, Rule};
+pub use schedule::Schedule;
 
 use crate::query::Query;
 

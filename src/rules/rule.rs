@@ -1,9 +1,11 @@
 //! One compiled rule: what it selects and what it answers.
 
 use super::pattern::Pattern;
+use super::schedule::Schedule;
 use crate::decision::Decision;
 use crate::query::{Codec, Query};
 use bytes::Bytes;
+use jiff::Timestamp;
 use std::fmt;
 
 /// A decision together with its response body, rendered once at compile time.
@@ -80,6 +82,8 @@ pub struct Rule {
     pub answer: Answer,
     /// `true` for `mode = "shadow"`: evaluated and counted, but never answers.
     pub shadow: bool,
+    /// When the rule applies; `None` is always.
+    pub schedule: Option<Schedule>,
 }
 
 /// The first condition of a rule that a query fails, for `explain`.
@@ -122,6 +126,13 @@ impl Rule {
                 .map_or("unknown".to_owned(), |v| v.to_string());
             return miss("vbitrate", &value, self.vbitrate.to_string());
         }
+        if let Some(schedule) = &self.schedule
+            && !self.in_schedule(query)
+        {
+            let now = schedule.local(query.at.unwrap_or_else(Timestamp::now));
+            let local = format!("{:?} {}", now.weekday(), now);
+            return miss("schedule", &local, format!("inside {schedule}"));
+        }
         None
     }
 
@@ -132,6 +143,14 @@ impl Rule {
             && self.stream.matches(&query.stream)
             && self.app.matches(&query.app)
             && self.domain.matches(&query.domain)
+            && self.in_schedule(query)
+    }
+
+    /// Whether the query's time (now, when it carries none) is inside the schedule.
+    pub fn in_schedule(&self, query: &Query) -> bool {
+        self.schedule
+            .as_ref()
+            .is_none_or(|s| s.contains(query.at.unwrap_or_else(Timestamp::now)))
     }
 
     /// Whether `codec` is among the rule's codecs (or the rule takes any).
@@ -166,6 +185,9 @@ impl Rule {
         }
         if self.vbitrate.is_bounded() {
             parts.push(format!("vbitrate{}", self.vbitrate));
+        }
+        if let Some(schedule) = &self.schedule {
+            parts.push(format!("during {schedule}"));
         }
         if parts.is_empty() {
             "every stream".to_owned()

@@ -13,6 +13,7 @@ fn rule(name: &str, domain: Option<&str>, app: Option<&str>, stream: Option<&str
         vbitrate: BitrateRange::default(),
         answer: Answer::new(Decision::plain(true)),
         shadow: false,
+        schedule: None,
     }
 }
 
@@ -136,6 +137,7 @@ fn arbitrary_rule(index: usize) -> impl Strategy<Value = Rule> {
                 vbitrate: BitrateRange { min, max },
                 answer: Answer::new(Decision::plain(record)),
                 shadow,
+                schedule: None,
             },
         )
 }
