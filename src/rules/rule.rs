@@ -130,7 +130,7 @@ impl Rule {
             && !self.in_schedule(query)
         {
             let now = schedule.local(query.at.unwrap_or_else(Timestamp::now));
-            let local = format!("{:?} {}", now.weekday(), now);
+            let local = now.strftime("%A %Y-%m-%dT%H:%M:%S").to_string();
             return miss("schedule", &local, format!("inside {schedule}"));
         }
         None
