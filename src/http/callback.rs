@@ -5,6 +5,7 @@
 //! routing table, extractors or boxed futures.
 
 use super::error::ApiError;
+use super::middleware::answer_panic;
 use crate::metrics::{ReasonLabels, RuleLabels};
 use crate::query::Query;
 use crate::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
@@ -14,6 +15,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{Either, Ready, ready};
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -144,7 +146,11 @@ where
             return Either::Right(self.inner.call(request));
         }
         let response = match *request.method() {
-            Method::GET | Method::HEAD => answer(&self.state, &request),
+            // A last resort: a panic still answers the default decision.
+            Method::GET | Method::HEAD => {
+                std::panic::catch_unwind(AssertUnwindSafe(|| answer(&self.state, &request)))
+                    .unwrap_or_else(|panic| answer_panic(&self.state, panic.as_ref()))
+            }
             _ => ApiError::MethodNotAllowed.into_response(),
         };
         Either::Left(ready(Ok(response)))

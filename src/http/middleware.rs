@@ -38,8 +38,10 @@ impl<T> App for T where
 /// Wraps `app`, outermost first:
 /// 1. `x-request-id`: kept when the client sent one, else generated; echoed back;
 /// 2. metrics: requests by route and status, refusals by reason, callback latency;
-/// 3. the 2,048-character query cap;
-/// 4. a last resort: a panic is logged, counted and answered with the default decision.
+/// 3. the 2,048-character query cap.
+///
+/// Panics are caught closer to the handlers: `CallbackRoute` around the callback (no
+/// allocation on the hot path), `catch_panics` around the router.
 pub fn stack<S>(app: S, state: AppState, routes: Routes) -> impl App
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
@@ -57,9 +59,24 @@ where
         .service(app)
 }
 
+/// A last resort around a router: a panic is logged, counted and answered with the
+/// default decision.
+pub fn catch_panics<S>(service: S, state: AppState) -> impl App
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    ServiceBuilder::new()
+        .map_response(|response: Response<_>| response.map(axum::body::Body::new))
+        .layer(CatchPanicLayer::custom(
+            move |panic: Box<dyn Any + Send>| answer_panic(&state, panic.as_ref()),
+        ))
+        .service(service)
+}
+
 /// The answer when handling a request panicked: the default decision, so the platform
 /// still gets a valid answer.
-fn answer_panic(state: &AppState, panic: &(dyn Any + Send)) -> Response {
+pub fn answer_panic(state: &AppState, panic: &(dyn Any + Send)) -> Response {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -114,7 +131,11 @@ mod tests {
         )
         .expect("valid");
         let state = AppState::new(config.rules, None, config.source);
-        let app = stack(Panics, state.clone(), Routes::new(&["/"], Some("/")));
+        let app = stack(
+            catch_panics(Panics, state.clone()),
+            state.clone(),
+            Routes::new(&["/"], Some("/")),
+        );
         let request = Request::builder()
             .uri("/?app=x")
             .body(Body::empty())

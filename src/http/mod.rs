@@ -38,6 +38,7 @@ pub fn router(state: AppState, callback_path: &str, request_timeout: Duration) -
         &[callback_path, HEALTH_PATHS[0], HEALTH_PATHS[1]],
         Some(callback_path),
     );
+    let routes = middleware::catch_panics(routes, state.clone());
     let app = callback::CallbackRoute::new(callback_path, state.clone(), routes);
     middleware::stack(app, state, labels)
 }
@@ -54,7 +55,8 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
         &["/metrics", "/rules", HEALTH_PATHS[0], HEALTH_PATHS[1]],
         None,
     );
-    middleware::stack(routes.with_state(state.clone()), state, labels)
+    let routes = middleware::catch_panics(routes.with_state(state.clone()), state.clone());
+    middleware::stack(routes, state, labels)
 }
 
 /// SECURITY: bounds every endpoint but the callback, which answers synchronously.
