@@ -121,14 +121,9 @@ impl Reloader {
             );
         }
         let rules = config.rules.len();
-        let loaded_at = config.source.loaded_at;
         self.state
             .swap_rules(config.rules, config.auth, config.source);
         self.state.metrics().count_reload(true);
-        self.state
-            .metrics()
-            .last_reload_success
-            .set(loaded_at.as_millisecond() as f64 / 1000.0);
         tracing::info!(
             trigger,
             rules,

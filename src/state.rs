@@ -53,32 +53,33 @@ impl LiveRules {
         }
     }
 
+    /// The slot of rule `index` in the per-rule vectors; the default's is last.
+    fn slot(&self, index: Option<usize>) -> usize {
+        index.unwrap_or(self.rules.rules().len())
+    }
+
     /// The counter of the rule that gave `verdict` (or of the default).
     pub fn counter(&self, verdict: &Verdict<'_>) -> Option<&Counter> {
-        let index = verdict.index.unwrap_or(self.rules.rules().len());
-        self.hits.get(index)
+        self.hits.get(self.slot(verdict.index))
     }
 
     /// Records that rule `index` (or the default, for `None`) was hit at `unix_ms`.
     pub fn touch(&self, index: Option<usize>, unix_ms: u64) {
-        let index = index.unwrap_or(self.rules.rules().len());
-        if let Some(last) = self.last_hit.get(index) {
+        if let Some(last) = self.last_hit.get(self.slot(index)) {
             last.store(unix_ms, Ordering::Relaxed);
         }
     }
 
     /// When rule `index` (or the default) was last hit, Unix milliseconds; 0 for never.
     pub fn last_hit(&self, index: Option<usize>) -> u64 {
-        let index = index.unwrap_or(self.rules.rules().len());
         self.last_hit
-            .get(index)
+            .get(self.slot(index))
             .map_or(0, |t| t.load(Ordering::Relaxed))
     }
 
     /// Decisions made by rule `index` (or by the default, for `None`) since start.
     pub fn hits(&self, index: Option<usize>) -> u64 {
-        let index = index.unwrap_or(self.rules.rules().len());
-        self.hits.get(index).map_or(0, Counter::get)
+        self.hits.get(self.slot(index)).map_or(0, Counter::get)
     }
 }
 
@@ -97,12 +98,8 @@ impl AppState {
     /// fresh metrics.
     pub fn new(rules: RuleSet, auth: Option<Verifier>, source: ConfigSource) -> AppState {
         let metrics = Arc::new(Metrics::new());
-        let loaded_at = source.loaded_at;
         let live = LiveRules::new(rules, auth, source, &metrics);
-        metrics.rules_loaded.set(live.rules.rules().len() as i64);
-        metrics
-            .last_reload_success
-            .set(loaded_at.as_millisecond() as f64 / 1000.0);
+        publish(&metrics, &live);
         AppState(Arc::new(Shared {
             live: ArcSwap::from_pointee(live),
             ready: AtomicBool::new(true),
@@ -128,10 +125,7 @@ impl AppState {
     /// Replaces the rule set whole: each request sees the old or the new set, never a mix.
     pub fn swap_rules(&self, rules: RuleSet, auth: Option<Verifier>, source: ConfigSource) {
         let live = LiveRules::new(rules, auth, source, &self.0.metrics);
-        self.0
-            .metrics
-            .rules_loaded
-            .set(live.rules.rules().len() as i64);
+        publish(&self.0.metrics, &live);
         self.0.live.store(Arc::new(live));
     }
 
@@ -144,4 +138,12 @@ impl AppState {
     pub fn set_ready(&self, ready: bool) {
         self.0.ready.store(ready, Ordering::Release);
     }
+}
+
+/// Exports what describes a newly loaded rule set: its size and when it was loaded.
+fn publish(metrics: &Metrics, live: &LiveRules) {
+    metrics.rules_loaded.set(live.rules.len() as i64);
+    metrics
+        .last_reload_success
+        .set(live.source.loaded_at.as_millisecond() as f64 / 1000.0);
 }

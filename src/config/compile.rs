@@ -5,7 +5,7 @@ use super::error::Problem;
 use super::file::{
     RawAdmin, RawAuth, RawBitrate, RawConfig, RawDecision, RawInterval, RawRule, RawServer,
 };
-use super::{AdminSettings, Limits, ServerSettings};
+use super::{AdminSettings, Config, ConfigSource, Limits, ServerSettings};
 use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
 use crate::query::Codec;
 use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet, Schedule};
@@ -67,17 +67,8 @@ pub const MAX_MAX_CONNECTIONS: usize = 1_000_000;
 /// Longest accepted `shutdown_grace` or `drain_timeout`: shutdown stays bounded.
 pub const MAX_SHUTDOWN_STEP: Duration = Duration::from_secs(300);
 
-/// What a config file compiles to, before it is given a source.
-pub struct Compiled {
-    pub server: ServerSettings,
-    pub admin: AdminSettings,
-    pub auth: Option<Verifier>,
-    pub platform_formats: Option<Vec<Format>>,
-    pub rules: RuleSet,
-}
-
-/// Parses and compiles config text; `Err` carries every problem found.
-pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
+/// Parses and compiles config text read from `source`; `Err` carries every problem found.
+pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>> {
     // One typed pass for a well-formed file; the slower per-table pass only to explain
     // what is wrong.
     let typed = toml::Deserializer::parse(text)
@@ -120,12 +111,13 @@ pub fn compile(text: &str) -> Result<Compiled, Vec<Problem>> {
     }
     match (server, admin, auth, default) {
         (Some(server), Some(admin), Some(auth), Some(default)) if problems.list.is_empty() => {
-            Ok(Compiled {
+            Ok(Config {
                 server,
                 admin,
                 auth,
                 platform_formats,
                 rules: RuleSet::new(rules, Answer::new(default)),
+                source,
             })
         }
         _ => Err(problems.list),

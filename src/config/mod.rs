@@ -111,17 +111,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 impl Config {
     /// Parses and compiles config text; `path` labels errors and the source.
     pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let compiled = compile::compile(text).map_err(|problems| ConfigError::Invalid {
-            path: path.to_owned(),
-            problems,
-        })?;
-        Ok(Config {
-            server: compiled.server,
-            admin: compiled.admin,
-            auth: compiled.auth,
-            platform_formats: compiled.platform_formats,
-            rules: compiled.rules,
-            source: ConfigSource::new(path, text),
+        compile::compile(text, ConfigSource::new(path, text)).map_err(|problems| {
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            }
         })
     }
 

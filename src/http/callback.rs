@@ -25,9 +25,10 @@ use tower::Service;
 /// 200 with a decision, whatever the parameters hold.
 pub fn answer(state: &AppState, request: &Request) -> Response {
     let started = Instant::now();
+    let now_ms = unix_ms();
     let live = state.rules();
     if let Some(verifier) = &live.auth
-        && let Err(failure) = check_signature(verifier, request)
+        && let Err(failure) = check_signature(verifier, request, now_ms)
     {
         state
             .metrics()
@@ -45,7 +46,6 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
             return ApiError::Forbidden(failure).into_response();
         }
     }
-    let now_ms = unix_ms();
     let mut query = Query::parse(request.uri().query().unwrap_or_default());
     query.at = jiff::Timestamp::from_millisecond(now_ms as i64).ok();
     let verdict = live.rules.evaluate(&query);
@@ -92,10 +92,10 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
 }
 
 /// Checks the platform's signature headers against the server's clock.
-fn check_signature(verifier: &Verifier, request: &Request) -> Result<(), Failure> {
+fn check_signature(verifier: &Verifier, request: &Request, now_ms: u64) -> Result<(), Failure> {
     let headers = request.headers();
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
-    let now = (unix_ms() / 1000) as i64;
+    let now = (now_ms / 1000) as i64;
     verifier.verify(
         header(header::HOST.as_str()),
         header(TIMESTAMP_HEADER),
