@@ -1,6 +1,7 @@
 //! Command-line definitions: `serve` (also the default), `check` and `decide`.
 
 use crate::config::DEFAULT_CONFIG_PATH;
+use crate::overrides::StoreSpec;
 use crate::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -41,6 +42,8 @@ pub enum Command {
     Decide(DecideArgs),
     /// Exit 0 when a running server answers 200 on a path (for container health checks).
     Probe(ProbeArgs),
+    /// Set, list or delete runtime overrides through a running server's admin API.
+    Override(OverrideArgs),
 }
 
 /// Which config file to read.
@@ -62,6 +65,10 @@ pub struct ServeArgs {
     /// Address of the admin listener (metrics, rules), overriding `[admin] listen`.
     #[arg(long, env = "RECGATE_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
+    /// Where overrides are kept, overriding `[overrides] store`: "sqlite:PATH" (relative to
+    /// the working directory), "postgres://..." or "off".
+    #[arg(long, env = "RECGATE_OVERRIDES_STORE", value_parser = parse_store, hide_env_values = true)]
+    pub overrides_store: Option<StoreSpec>,
     /// Do not watch the config file for changes; reload on SIGHUP only.
     #[arg(long)]
     pub no_watch: bool,
@@ -91,6 +98,9 @@ pub struct DecideArgs {
     /// Also list every rule in order with why it did or did not decide.
     #[arg(long)]
     pub explain: bool,
+    /// Where overrides are kept, overriding `[overrides] store`; "off" ignores them.
+    #[arg(long, env = "RECGATE_OVERRIDES_STORE", value_parser = parse_store, hide_env_values = true)]
+    pub overrides_store: Option<StoreSpec>,
 }
 
 /// `recgate probe`.
@@ -102,4 +112,100 @@ pub struct ProbeArgs {
     /// Path to GET.
     #[arg(long, default_value = "/healthz")]
     pub path: String,
+}
+
+fn parse_store(text: &str) -> Result<StoreSpec, String> {
+    StoreSpec::parse(text, std::path::Path::new(""))
+}
+
+/// The admin address `recgate override` talks to when none is given.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9090";
+
+/// `recgate override`.
+#[derive(Debug, Clone, Args)]
+pub struct OverrideArgs {
+    /// Address of the server's admin listener, `HOST:PORT` or an `http://` URL.
+    #[arg(long, env = "RECGATE_ADMIN_ADDR", default_value = DEFAULT_ADMIN_ADDR, global = true)]
+    pub admin: String,
+    /// Bearer token of the admin API, when the server asks for one.
+    #[arg(
+        long,
+        env = "RECGATE_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: OverrideAction,
+}
+
+/// `recgate override <action>`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OverrideAction {
+    /// Create or replace the override of a stream.
+    Set(OverrideSetArgs),
+    /// List the overrides in force.
+    List(OverrideListArgs),
+    /// Delete the override of a stream.
+    Delete(OverrideKeyArgs),
+}
+
+/// Which override: an exact stream, optionally narrowed to a domain and an app.
+#[derive(Debug, Clone, Args)]
+pub struct OverrideKeyArgs {
+    /// Exact stream name.
+    pub stream: String,
+    /// Only on this domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Only in this app.
+    #[arg(long)]
+    pub app: Option<String>,
+}
+
+/// `recgate override set`.
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("decision").required(true).args(["record", "skip"]))]
+pub struct OverrideSetArgs {
+    #[command(flatten)]
+    pub key: OverrideKeyArgs,
+    /// Record the stream.
+    #[arg(long)]
+    pub record: bool,
+    /// Do not record the stream.
+    #[arg(long)]
+    pub skip: bool,
+    /// A recording format (mp4, flv, m3u8); repeat for several.
+    #[arg(long = "format", value_name = "FORMAT")]
+    pub formats: Vec<String>,
+    /// A recording cycle, FORMAT=SECONDS (e.g. mp4=600); repeat for several.
+    #[arg(long = "interval", value_name = "FORMAT=SECONDS")]
+    pub intervals: Vec<String>,
+    /// Lifetime, e.g. "90m", "8h", "3600" (seconds).
+    #[arg(long, conflicts_with = "expires_at")]
+    pub ttl: Option<String>,
+    /// End of life, RFC 3339, e.g. 2026-12-01T00:00:00Z.
+    #[arg(long)]
+    pub expires_at: Option<String>,
+    /// Why, for whoever reads the list later.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `recgate override list`.
+#[derive(Debug, Clone, Args)]
+pub struct OverrideListArgs {
+    /// Only overrides of this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Only overrides narrowed to this domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Only overrides narrowed to this app.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1,7 +1,8 @@
 //! The offline subcommands, `check` and `decide`, as functions that return their output.
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, OverrideSettings};
 use crate::lint::lint;
+use crate::overrides::{OVERRIDE_RULE_NAME, OverrideSet, Store, StoreError, StoreSpec};
 use crate::query::Query;
 use crate::rules::DEFAULT_RULE_NAME;
 use std::fmt::Write as _;
@@ -62,21 +63,51 @@ pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
     Ok((out, warnings.len()))
 }
 
-/// `recgate decide`: the exact body the server would send, then the deciding rule; with
-/// `explain`, every rule in order with why it did or did not decide.
-pub fn decide(path: &Path, query: &str, explain: bool) -> Result<String, ConfigError> {
-    let config = Config::from_file(path)?;
-    let query = Query::parse(raw_query(query));
+/// The overrides a store holds now, for `decide`; an SQLite file that does not exist yet
+/// holds none (and is not created).
+pub async fn load_overrides(settings: &OverrideSettings) -> Result<OverrideSet, StoreError> {
+    if let StoreSpec::Sqlite(path) = &settings.store
+        && !path.exists()
+    {
+        return Ok(OverrideSet::default());
+    }
+    let Some(store) = Store::open(&settings.store, settings.timeout).await? else {
+        return Ok(OverrideSet::default());
+    };
+    let loaded = store.load().await;
+    store.close().await;
+    Ok(OverrideSet::new(loaded?))
+}
+
+/// `recgate decide`: the exact body the server would send, then what decided (an override
+/// or a rule); with `explain`, every rule in order with why it did or did not decide.
+pub fn decide(config: &Config, overrides: &OverrideSet, query: &str, explain: bool) -> String {
+    let mut query = Query::parse(raw_query(query));
+    let now = jiff::Timestamp::now();
+    query.at = Some(now);
     let verdict = config.rules.evaluate(&query);
-    let body = String::from_utf8_lossy(&verdict.answer.body);
-    let mut out = format!("{body}\nrule: {}\n", verdict.rule_name());
+    let mut out = String::new();
+    if let Some(item) = overrides.find(&query, now) {
+        let _ = writeln!(out, "{}", String::from_utf8_lossy(&item.answer.body));
+        let _ = write!(out, "rule: {OVERRIDE_RULE_NAME} {}", item.key);
+        if let Some(end) = item.expires_at {
+            let _ = write!(out, " until {end}");
+        }
+        if let Some(reason) = &item.reason {
+            let _ = write!(out, " ({reason})");
+        }
+        let _ = writeln!(out, "\nwithout the override: rule {}", verdict.rule_name());
+    } else {
+        let body = String::from_utf8_lossy(&verdict.answer.body);
+        let _ = writeln!(out, "{body}\nrule: {}", verdict.rule_name());
+    }
     if let Some(shadow) = verdict.shadow {
         let _ = writeln!(out, "shadow: {} would have decided", shadow.name);
     }
     if explain {
-        out.push_str(&explanation(&config, &query));
+        out.push_str(&explanation(config, &query));
     }
-    Ok(out)
+    out
 }
 
 /// The query as evaluated and each rule's outcome, one line each.

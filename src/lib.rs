@@ -5,6 +5,7 @@
 //! whose prepared `decision` body is sent back. `startup` binds and serves; `cli`,
 //! `commands` and `telemetry` are the edges around it.
 
+pub mod admin_client;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod decision;
 pub mod http;
 pub mod lint;
 pub mod metrics;
+pub mod overrides;
 pub mod probe;
 pub mod query;
 pub mod reload;
@@ -20,3 +22,4 @@ pub mod signature;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod token;

@@ -3,7 +3,7 @@
 use clap::Parser;
 use recgate::cli::{Cli, Command};
 use recgate::config::{Config, ConfigError};
-use recgate::{commands, probe, startup, telemetry};
+use recgate::{admin_client, commands, probe, startup, telemetry};
 use std::process::ExitCode;
 
 /// Many small allocations per request (headers, bodies, futures): mimalloc serves them
@@ -36,6 +36,7 @@ fn main() -> ExitCode {
                     admin_listen: args.admin_listen,
                     reload: true,
                     watch: !args.no_watch,
+                    overrides_store: args.overrides_store,
                 },
             )) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -57,11 +58,42 @@ fn main() -> ExitCode {
             }
             Err(error) => config_failure(&error),
         },
-        Command::Decide(args) => print_or_fail(commands::decide(
-            &args.config.config,
-            &args.query,
-            args.explain,
-        )),
+        Command::Decide(args) => {
+            let mut config = match Config::from_file(&args.config.config) {
+                Ok(config) => config,
+                Err(error) => return config_failure(&error),
+            };
+            if let Some(store) = args.overrides_store {
+                config.overrides.store = store;
+            }
+            let overrides = match block_on(commands::load_overrides(&config.overrides)) {
+                Ok(Ok(overrides)) => overrides,
+                Ok(Err(error)) => {
+                    eprintln!(
+                        "recgate: overrides not read ({}: {error}); rules only",
+                        config.overrides.store
+                    );
+                    Default::default()
+                }
+                Err(code) => return code,
+            };
+            print!(
+                "{}",
+                commands::decide(&config, &overrides, &args.query, args.explain)
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Override(args) => match block_on(admin_client::run(&args)) {
+            Ok(Ok(output)) => {
+                print!("{output}");
+                ExitCode::SUCCESS
+            }
+            Ok(Err(error)) => {
+                eprintln!("recgate override: {error}");
+                ExitCode::FAILURE
+            }
+            Err(code) => code,
+        },
         Command::Probe(args) => match probe::probe(args.addr, &args.path) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -72,13 +104,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_or_fail(result: Result<String, ConfigError>) -> ExitCode {
-    match result {
-        Ok(output) => {
-            print!("{output}");
-            ExitCode::SUCCESS
+/// Runs one future on a small runtime of its own, for the client subcommands.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, ExitCode> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Ok(runtime.block_on(future)),
+        Err(error) => {
+            eprintln!("recgate: cannot start the runtime: {error}");
+            Err(ExitCode::FAILURE)
         }
-        Err(error) => config_failure(&error),
     }
 }
 

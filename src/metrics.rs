@@ -108,6 +108,12 @@ pub struct Metrics {
     pub last_reload_success: Gauge<f64, AtomicU64>,
     /// Rules in the live rule set.
     pub rules_loaded: Gauge,
+    /// 1 while the override store answers, 0 while it does not (or is off).
+    pub overrides_store_up: Gauge,
+    /// Overrides in the served snapshot.
+    pub overrides_loaded: Gauge,
+    /// Full reads of the override store that failed.
+    pub override_sync_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -181,6 +187,24 @@ impl Metrics {
             "Rules in the live rule set",
             rules_loaded.clone(),
         );
+        let overrides_store_up = Gauge::default();
+        registry.register(
+            "recgate_overrides_store_up",
+            "1 while the override store answers, else 0 (also when overrides are off)",
+            overrides_store_up.clone(),
+        );
+        let overrides_loaded = Gauge::default();
+        registry.register(
+            "recgate_overrides_loaded",
+            "Overrides in the snapshot the callback reads",
+            overrides_loaded.clone(),
+        );
+        let override_sync_failures = Counter::default();
+        registry.register(
+            "recgate_override_sync_failures",
+            "Full reads of the override store that failed",
+            override_sync_failures.clone(),
+        );
         let build_info = Family::<VersionLabels, Gauge>::default();
         build_info
             .get_or_create(&VersionLabels {
@@ -200,6 +224,9 @@ impl Metrics {
             reloads,
             last_reload_success,
             rules_loaded,
+            overrides_store_up,
+            overrides_loaded,
+            override_sync_failures,
         }
     }
 

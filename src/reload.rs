@@ -2,10 +2,11 @@
 //! whole file, then swap the rule set atomically; a bad file keeps the last good rules.
 
 use crate::config::{
-    AdminSettings, Config, ConfigError, ConfigSource, ServerSettings, read_text, sha256_hex,
+    AdminSettings, Config, ConfigError, ConfigSource, OverrideSettings, ServerSettings, read_text,
+    sha256_hex,
 };
 use crate::rules::RuleDiff;
-use crate::state::AppState;
+use crate::state::{AppState, Security};
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -26,6 +27,19 @@ pub struct ReloadReport {
     pub needs_restart: Vec<&'static str>,
 }
 
+/// The settings a server started with, which a reload compares against.
+#[derive(Debug, Clone, Copy)]
+pub struct StartedWith<'a> {
+    /// The file and its hash.
+    pub source: &'a ConfigSource,
+    /// `[server]`.
+    pub server: &'a ServerSettings,
+    /// `[admin]`.
+    pub admin: &'a AdminSettings,
+    /// `[overrides]`.
+    pub overrides: &'a OverrideSettings,
+}
+
 /// Reloads one config file into one server's state.
 pub struct Reloader {
     path: PathBuf,
@@ -33,6 +47,8 @@ pub struct Reloader {
     /// `[server]` and `[admin]` as the server started with them.
     server: ServerSettings,
     admin: AdminSettings,
+    /// `[overrides]` as the server started with it.
+    overrides: OverrideSettings,
     /// SHA-256 of the last content tried, good or bad, so that a watcher event without a
     /// change of content does nothing.
     last_seen: Mutex<String>,
@@ -41,22 +57,24 @@ pub struct Reloader {
 impl Reloader {
     /// A reloader for the file `config` was read from.
     pub fn new(config: &Config, state: AppState) -> Reloader {
-        Reloader::with_settings(&config.source, &config.server, &config.admin, state)
+        let settings = StartedWith {
+            source: &config.source,
+            server: &config.server,
+            admin: &config.admin,
+            overrides: &config.overrides,
+        };
+        Reloader::with_settings(settings, state)
     }
 
-    /// A reloader for the file described by `source`, serving with these settings.
-    pub fn with_settings(
-        source: &ConfigSource,
-        server: &ServerSettings,
-        admin: &AdminSettings,
-        state: AppState,
-    ) -> Reloader {
+    /// A reloader for the file described by `settings.source`, serving with its settings.
+    pub fn with_settings(settings: StartedWith<'_>, state: AppState) -> Reloader {
         Reloader {
-            path: source.path.clone(),
+            path: settings.source.path.clone(),
             state,
-            server: server.clone(),
-            admin: admin.clone(),
-            last_seen: Mutex::new(source.sha256.clone()),
+            server: settings.server.clone(),
+            admin: settings.admin.clone(),
+            overrides: settings.overrides.clone(),
+            last_seen: Mutex::new(settings.source.sha256.clone()),
         }
     }
 
@@ -121,8 +139,11 @@ impl Reloader {
             );
         }
         let rules = config.rules.len();
-        self.state
-            .swap_rules(config.rules, config.auth, config.source);
+        let security = Security {
+            auth: config.auth,
+            admin_token: config.admin.token,
+        };
+        self.state.swap_rules(config.rules, security, config.source);
         self.state.metrics().count_reload(true);
         tracing::info!(
             trigger,
@@ -156,8 +177,11 @@ impl Reloader {
         if new.server.drain_timeout != self.server.drain_timeout {
             settings.push("server.drain_timeout");
         }
-        if new.admin != self.admin {
-            settings.push("admin");
+        if new.admin.listen != self.admin.listen {
+            settings.push("admin.listen");
+        }
+        if new.overrides != self.overrides {
+            settings.push("overrides");
         }
         settings
     }

@@ -3,8 +3,10 @@
 
 use crate::config::{Config, Limits};
 use crate::http::{App, admin_router, router};
-use crate::reload::Reloader;
-use crate::state::AppState;
+use crate::metrics::Metrics;
+use crate::overrides::{Overrides, StoreSpec};
+use crate::reload::{Reloader, StartedWith};
+use crate::state::{AppState, Security};
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -108,6 +110,8 @@ pub struct StartOptions {
     pub reload: bool,
     /// With `reload`, also reload when the config file changes.
     pub watch: bool,
+    /// Overrides `[overrides] store`.
+    pub overrides_store: Option<StoreSpec>,
 }
 
 /// A started server: its bound addresses, its state, and the handles to stop it.
@@ -145,23 +149,39 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let rule_count = config.rules.len();
     let Config {
         server,
-        admin,
+        mut admin,
+        mut overrides,
         auth,
         rules,
         source,
         ..
     } = config;
+    admin.listen = options.admin_listen.or(admin.listen);
+    admin
+        .check_exposure()
+        .map_err(|message| anyhow::anyhow!("admin listener: {message}"))?;
+    overrides.store = options.overrides_store.unwrap_or(overrides.store);
     let config_path = source.path.clone();
-    let state = AppState::new(rules, auth, source.clone());
+    let metrics = Arc::new(Metrics::new());
+    let store = Overrides::open(&overrides.store, overrides.timeout, &metrics)
+        .await
+        .map_err(|e| anyhow::anyhow!("override store {}: {e}", overrides.store))?;
+    let store = Arc::new(store);
+    let security = Security {
+        auth,
+        admin_token: admin.token.clone(),
+    };
+    let state =
+        AppState::with_overrides(rules, security, source.clone(), metrics, Arc::clone(&store));
     let drain = server.drain_timeout;
-    let mut tasks = Vec::new();
+    let mut tasks = store.spawn(&stop, overrides.resync_interval);
 
     let limits = server.limits;
     let (listener, addr) = bind(options.listen.unwrap_or(server.listen)).await?;
     let app = router(state.clone(), &server.callback_path, limits.request_timeout);
     tasks.push(spawn_serve(listener, app, &stop, drain, limits));
 
-    let admin_addr = match options.admin_listen.or(admin.listen) {
+    let admin_addr = match admin.listen {
         Some(admin) => {
             let (listener, admin_addr) = bind(admin).await?;
             let app = admin_router(state.clone(), limits.request_timeout);
@@ -172,7 +192,13 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     };
 
     if options.reload {
-        let reloader = Reloader::with_settings(&source, &server, &admin, state.clone());
+        let settings = StartedWith {
+            source: &source,
+            server: &server,
+            admin: &admin,
+            overrides: &overrides,
+        };
+        let reloader = Reloader::with_settings(settings, state.clone());
         tasks.push(reloader.spawn(stop.clone(), options.watch)?);
     }
     tracing::info!(
@@ -180,6 +206,8 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         admin = ?admin_addr,
         callback_path = %server.callback_path,
         rules = rule_count,
+        overrides = store.snapshot().len(),
+        override_store = %overrides.store,
         config = %config_path.display(),
         "serving"
     );

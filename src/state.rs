@@ -3,8 +3,10 @@
 
 use crate::config::ConfigSource;
 use crate::metrics::Metrics;
+use crate::overrides::{OVERRIDE_RULE_NAME, Overrides};
 use crate::rules::{DEFAULT_RULE_NAME, RuleSet, Verdict};
 use crate::signature::Verifier;
+use crate::token::AdminToken;
 use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ pub struct LiveRules {
     pub source: ConfigSource,
     /// The callback signature check of that file, `None` when off.
     pub auth: Option<Verifier>,
+    /// The admin API's bearer token from that file, `None` when none is asked.
+    pub admin_token: Option<AdminToken>,
     /// One decision counter per rule, in rule order, then one for the default.
     hits: Vec<Counter>,
     /// When each rule (then the default) last decided or, for a shadow rule, would have:
@@ -31,7 +35,7 @@ impl LiveRules {
     /// over a reload for a rule that keeps its name.
     pub fn new(
         rules: RuleSet,
-        auth: Option<Verifier>,
+        security: Security,
         source: ConfigSource,
         metrics: &Metrics,
     ) -> LiveRules {
@@ -47,7 +51,8 @@ impl LiveRules {
         LiveRules {
             rules,
             source,
-            auth,
+            auth: security.auth,
+            admin_token: security.admin_token,
             hits,
             last_hit,
         }
@@ -83,6 +88,15 @@ impl LiveRules {
     }
 }
 
+/// The checks a config file sets on callers, which a reload replaces with the rules.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// The callback signature check, `None` when off.
+    pub auth: Option<Verifier>,
+    /// The admin API's bearer token, `None` when none is asked.
+    pub admin_token: Option<AdminToken>,
+}
+
 /// What every handler shares; one `Arc`, so handing it to a handler is one atomic add.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -91,20 +105,52 @@ struct Shared {
     live: ArcSwap<LiveRules>,
     ready: AtomicBool,
     metrics: Arc<Metrics>,
+    overrides: Arc<Overrides>,
+    /// The decision counters of overrides, by `NeedRecord`.
+    override_hits: [Counter; 2],
 }
 
 impl AppState {
     /// State serving `rules` (checked by `auth`) read from `source`, ready at once, with
-    /// fresh metrics.
+    /// fresh metrics and no overrides.
     pub fn new(rules: RuleSet, auth: Option<Verifier>, source: ConfigSource) -> AppState {
         let metrics = Arc::new(Metrics::new());
-        let live = LiveRules::new(rules, auth, source, &metrics);
+        let overrides = Arc::new(Overrides::off(&metrics));
+        let security = Security {
+            auth,
+            admin_token: None,
+        };
+        AppState::with_overrides(rules, security, source, metrics, overrides)
+    }
+
+    /// State serving `rules` and `overrides`, reporting to `metrics`.
+    pub fn with_overrides(
+        rules: RuleSet,
+        security: Security,
+        source: ConfigSource,
+        metrics: Arc<Metrics>,
+        overrides: Arc<Overrides>,
+    ) -> AppState {
+        let live = LiveRules::new(rules, security, source, &metrics);
         publish(&metrics, &live);
+        let override_hits = [false, true].map(|r| metrics.decision_counter(OVERRIDE_RULE_NAME, r));
         AppState(Arc::new(Shared {
             live: ArcSwap::from_pointee(live),
             ready: AtomicBool::new(true),
             metrics,
+            overrides,
+            override_hits,
         }))
+    }
+
+    /// The runtime overrides.
+    pub fn overrides(&self) -> &Arc<Overrides> {
+        &self.0.overrides
+    }
+
+    /// The decision counter of overrides answering `need_record`.
+    pub fn override_counter(&self, need_record: bool) -> &Counter {
+        &self.0.override_hits[usize::from(need_record)]
     }
 
     /// The metrics registry.
@@ -123,8 +169,8 @@ impl AppState {
     }
 
     /// Replaces the rule set whole: each request sees the old or the new set, never a mix.
-    pub fn swap_rules(&self, rules: RuleSet, auth: Option<Verifier>, source: ConfigSource) {
-        let live = LiveRules::new(rules, auth, source, &self.0.metrics);
+    pub fn swap_rules(&self, rules: RuleSet, security: Security, source: ConfigSource) {
+        let live = LiveRules::new(rules, security, source, &self.0.metrics);
         publish(&self.0.metrics, &live);
         self.0.live.store(Arc::new(live));
     }

@@ -3,13 +3,16 @@
 
 use super::error::Problem;
 use super::file::{
-    RawAdmin, RawAuth, RawBitrate, RawConfig, RawDecision, RawInterval, RawRule, RawServer,
+    RawAdmin, RawAuth, RawBitrate, RawConfig, RawDecision, RawInterval, RawOverrides, RawRule,
+    RawServer,
 };
-use super::{AdminSettings, Config, ConfigSource, Limits, ServerSettings};
+use super::{AdminSettings, Config, ConfigSource, Limits, OverrideSettings, ServerSettings};
 use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
+use crate::overrides::StoreSpec;
 use crate::query::Codec;
 use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet, Schedule};
 use crate::signature::{DEFAULT_MAX_SKEW, Key, Mode, Verifier};
+use crate::token::{AdminToken, MIN_TOKEN_LEN};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -81,6 +84,7 @@ pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>>
     let mut problems = Problems { list: Vec::new() };
     let server = compile_server(&raw.server, &mut problems);
     let admin = compile_admin(&raw.admin, &mut problems);
+    let overrides = compile_overrides(&raw.overrides, &source.path, &mut problems);
     let auth = compile_auth(&raw.auth, &mut problems);
     let platform_formats = raw
         .platform
@@ -109,11 +113,14 @@ pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>>
             rules.push(rule);
         }
     }
-    match (server, admin, auth, default) {
-        (Some(server), Some(admin), Some(auth), Some(default)) if problems.list.is_empty() => {
+    match (server, admin, overrides, auth, default) {
+        (Some(server), Some(admin), Some(overrides), Some(auth), Some(default))
+            if problems.list.is_empty() =>
+        {
             Ok(Config {
                 server,
                 admin,
+                overrides,
                 auth,
                 platform_formats,
                 rules: RuleSet::new(rules, Answer::new(default)),
@@ -196,33 +203,50 @@ fn compile_auth(raw: &RawAuth, problems: &mut Problems) -> Option<Option<Verifie
 
 /// The key's text and the field it came from.
 fn read_key(raw: &RawAuth, problems: &mut Problems) -> Option<(&'static str, String)> {
-    if let Some(var) = &raw.key_env {
+    if raw.key_env.is_some() || raw.key_file.is_some() {
+        return read_secret(
+            "[auth]",
+            ("key_env", raw.key_env.as_deref()),
+            ("key_file", raw.key_file.as_deref()),
+            problems,
+        );
+    }
+    raw.key.clone().map(|text| ("key", text))
+}
+
+/// A secret from an environment variable or a file (tried in that order), with the field
+/// it came from; messages name the source, never the secret.
+fn read_secret(
+    place: &str,
+    (env_field, env): (&'static str, Option<&str>),
+    (file_field, file): (&'static str, Option<&str>),
+    problems: &mut Problems,
+) -> Option<(&'static str, String)> {
+    if let Some(var) = env {
         return match std::env::var(var) {
-            Ok(text) if !text.trim().is_empty() => Some(("key_env", text)),
+            Ok(text) if !text.trim().is_empty() => Some((env_field, text)),
             _ => {
                 problems.add(
-                    "[auth]",
-                    Some("key_env"),
+                    place,
+                    Some(env_field),
                     format!("environment variable {var} is unset or empty"),
                 );
                 None
             }
         };
     }
-    if let Some(path) = &raw.key_file {
-        return match std::fs::read_to_string(path) {
-            Ok(text) => Some(("key_file", text)),
-            Err(error) => {
-                problems.add(
-                    "[auth]",
-                    Some("key_file"),
-                    format!("cannot read {path}: {error}"),
-                );
-                None
-            }
-        };
+    let path = file?;
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some((file_field, text)),
+        Err(error) => {
+            problems.add(
+                place,
+                Some(file_field),
+                format!("cannot read {path}: {error}"),
+            );
+            None
+        }
     }
-    raw.key.clone().map(|text| ("key", text))
 }
 
 /// Reads the file section by section and rule by rule, naming the place of every problem
@@ -244,6 +268,7 @@ fn read_by_table(text: &str) -> Result<RawConfig, Vec<Problem>> {
             admin: raw.admin,
             auth: raw.auth,
             platform: raw.platform,
+            overrides: raw.overrides,
             default,
             rule: rules,
         }),
@@ -362,11 +387,97 @@ fn compile_duration(
 }
 
 fn compile_admin(raw: &RawAdmin, problems: &mut Problems) -> Option<AdminSettings> {
+    const PLACE: &str = "[admin]";
     let listen = match raw.listen.as_deref() {
         None => None,
-        Some(text) => Some(compile_address("[admin]", "listen", text, problems)?),
+        Some(text) => Some(compile_address(PLACE, "listen", text, problems)?),
     };
-    Some(AdminSettings { listen })
+    if raw.token_env.is_some() && raw.token_file.is_some() {
+        problems.add(PLACE, None, "give only one of token_env and token_file");
+        return None;
+    }
+    let token = match read_secret(
+        PLACE,
+        ("token_env", raw.token_env.as_deref()),
+        ("token_file", raw.token_file.as_deref()),
+        problems,
+    ) {
+        None if raw.token_env.is_some() || raw.token_file.is_some() => return None,
+        None => None,
+        Some((field, text)) => match AdminToken::new(&text) {
+            Some(token) => Some(token),
+            None => {
+                problems.add(
+                    PLACE,
+                    Some(field),
+                    format!("the token must be at least {MIN_TOKEN_LEN} visible ASCII characters"),
+                );
+                return None;
+            }
+        },
+    };
+    let settings = AdminSettings { listen, token };
+    if let Err(message) = settings.check_exposure() {
+        problems.add(PLACE, Some("listen"), message);
+        return None;
+    }
+    Some(settings)
+}
+
+/// Default of `[overrides] store`: an SQLite file next to the config, named after it with
+/// this suffix (`recgate.toml` keeps its overrides in `recgate.overrides.db`), so two
+/// configs in one directory never share overrides by accident.
+pub const DEFAULT_OVERRIDE_STORE_SUFFIX: &str = ".overrides.db";
+/// Default of `[overrides] resync_interval`.
+pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(30);
+/// Default of `[overrides] timeout`: how long a write waits for the store before 503.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn compile_overrides(
+    raw: &RawOverrides,
+    config_path: &std::path::Path,
+    problems: &mut Problems,
+) -> Option<OverrideSettings> {
+    const PLACE: &str = "[overrides]";
+    let base = config_path.parent().unwrap_or(std::path::Path::new(""));
+    let store = match raw.store.as_deref() {
+        Some(text) => StoreSpec::parse(text, base)
+            .map_err(|message| problems.add(PLACE, Some("store"), message))
+            .ok(),
+        None => {
+            let stem = config_path.file_stem().unwrap_or("recgate".as_ref());
+            let mut name = stem.to_owned();
+            name.push(DEFAULT_OVERRIDE_STORE_SUFFIX);
+            Some(StoreSpec::Sqlite(base.join(name)))
+        }
+    };
+    let resync_interval = compile_duration(
+        PLACE,
+        "resync_interval",
+        raw.resync_interval.as_deref(),
+        DurationSetting {
+            default: DEFAULT_RESYNC_INTERVAL,
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(3600),
+        },
+        problems,
+    );
+    let timeout = compile_duration(
+        PLACE,
+        "timeout",
+        raw.timeout.as_deref(),
+        DurationSetting {
+            default: DEFAULT_STORE_TIMEOUT,
+            min: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+        },
+        problems,
+    );
+    Some(OverrideSettings {
+        store: store?,
+        resync_interval: resync_interval?,
+        timeout: timeout?,
+    })
 }
 
 fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option<ServerSettings> {
@@ -615,6 +726,17 @@ fn compile_bitrate(place: &str, raw: Option<&RawBitrate>, problems: &mut Problem
         min: raw.min,
         max: raw.max,
     }
+}
+
+/// Validates the decision keys shared by `[default]`, rules and runtime overrides on their
+/// own; problems name the field (`formats`, `interval.mp4`).
+pub fn check_decision(
+    record: bool,
+    formats: Option<&[String]>,
+    interval: Option<&RawInterval>,
+) -> Result<Decision, Vec<Problem>> {
+    let mut problems = Problems { list: Vec::new() };
+    compile_decision("", record, formats, interval, &mut problems).ok_or(problems.list)
 }
 
 /// Compiles the decision keys shared by `[default]` and rules.

@@ -22,6 +22,9 @@ pub struct RawConfig<D = RawDecision, R = RawRule> {
     /// `[platform]`: what the platform side is configured with, for `check`'s warnings.
     #[serde(default)]
     pub platform: RawPlatform,
+    /// `[overrides]`: where runtime overrides are kept. Default: an SQLite file.
+    #[serde(default)]
+    pub overrides: RawOverrides,
     /// `[default]`: the decision when no rule matches. Required.
     pub default: D,
     /// `[[rule]]`, in evaluation order. Default: none.
@@ -92,9 +95,29 @@ pub struct RawAuth {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
-    /// Address of the admin listener (`/metrics`, `/rules`, health), `IP:PORT`.
-    /// Default: none, no admin listener.
+    /// Address of the admin listener (`/metrics`, `/rules`, `/overrides`, health),
+    /// `IP:PORT`. Default: none, no admin listener.
     pub listen: Option<String>,
+    /// Name of an environment variable holding the bearer token every admin call but
+    /// `/healthz` and `/readyz` must carry. Required for a non-loopback `listen`.
+    pub token_env: Option<String>,
+    /// Path of a file holding the token (surrounding white space ignored).
+    pub token_file: Option<String>,
+}
+
+/// `[overrides]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverrides {
+    /// `"sqlite:PATH"` (relative to the config file's directory), `"postgres://..."` or
+    /// `"off"`. Default: `<config name>.overrides.db` next to the config file.
+    pub store: Option<String>,
+    /// How often the whole store is read again as a safety net, e.g. `"30s"`.
+    /// Default `30s`, 1s..=1h.
+    pub resync_interval: Option<String>,
+    /// How long to wait for the store before a write fails with 503, e.g. `"2s"`.
+    /// Default `2s`, 100ms..=30s.
+    pub timeout: Option<String>,
 }
 
 /// `[default]`: the decision keys shared with rules.

@@ -5,17 +5,22 @@ mod compile;
 mod error;
 mod file;
 
+pub use compile::check_decision;
 pub use compile::{
     DEFAULT_CALLBACK_PATH, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SHUTDOWN_GRACE, MAX_HEADER_READ_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_HEAD_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_OVERRIDE_STORE_SUFFIX,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RESYNC_INTERVAL, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_STORE_TIMEOUT, MAX_HEADER_READ_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_HEAD_BYTES,
     MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP, MAX_SIGNATURE_SKEW, MIN_MAX_HEAD_BYTES, RESERVED_PATHS,
 };
 pub use error::{ConfigError, Problem};
+pub use file::RawInterval;
 
 use crate::decision::Format;
+use crate::overrides::StoreSpec;
 use crate::rules::RuleSet;
 use crate::signature::Verifier;
+use crate::token::AdminToken;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +37,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// `[admin]`.
     pub admin: AdminSettings,
+    /// `[overrides]`.
+    pub overrides: OverrideSettings,
     /// `[auth]`: the signature verifier, `None` when off.
     pub auth: Option<Verifier>,
     /// `[platform] formats`: what the platform records, when the operator says.
@@ -75,6 +82,32 @@ pub struct Limits {
 pub struct AdminSettings {
     /// Address of the admin listener; `None` runs none.
     pub listen: Option<SocketAddr>,
+    /// The bearer token admin calls must carry; `None` asks for none (loopback only).
+    pub token: Option<AdminToken>,
+}
+
+impl AdminSettings {
+    /// SECURITY: refuses an admin listener reachable from other hosts without a token.
+    pub fn check_exposure(&self) -> Result<(), String> {
+        match self.listen {
+            Some(addr) if !addr.ip().is_loopback() && self.token.is_none() => Err(format!(
+                "{addr} is reachable from other hosts; set token_env or token_file, \
+                 or listen on a loopback address"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `[overrides]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideSettings {
+    /// Where overrides are kept.
+    pub store: StoreSpec,
+    /// How often the whole store is read again.
+    pub resync_interval: Duration,
+    /// How long to wait for the store.
+    pub timeout: Duration,
 }
 
 /// The file a config was read from, its SHA-256 and when it was loaded.

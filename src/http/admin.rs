@@ -1,15 +1,40 @@
 //! Operators' endpoints: Prometheus metrics and the live rule set as JSON.
 
+use super::error::ApiError;
 use crate::decision::{Decision, Format, Interval};
 use crate::metrics::CONTENT_TYPE;
+use crate::overrides::{OVERRIDE_RULE_NAME, OverrideView};
 use crate::query::Query;
 use crate::rules::{Outcome, Pattern, Rule};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+/// SECURITY: lets a request through only with `Authorization: Bearer <[admin] token>`,
+/// when the config sets a token.
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let allowed = state.rules().admin_token.as_ref().is_none_or(|token| {
+        token.verify(
+            request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|v| v.as_bytes()),
+        )
+    });
+    if allowed {
+        next.run(request).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    }
+}
 
 /// `GET /metrics`: the Prometheus (OpenMetrics) text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
@@ -154,6 +179,12 @@ pub async fn rules(State(state): State<AppState>) -> Json<impl Serialize> {
 struct ExplainView<'a> {
     response: serde_json::Value,
     rule: &'a str,
+    /// The override that decided, when one did; the steps then tell what the rules alone
+    /// would have answered.
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    by_override: Option<OverrideView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overridden_rule: Option<&'a str>,
     shadow: Option<&'a str>,
     query: QueryView<'a>,
     steps: Vec<StepView<'a>>,
@@ -183,12 +214,19 @@ struct StepView<'a> {
 /// `GET /explain?<callback query>`: the answer and every rule's reason, as JSON. Only on
 /// the admin listener: the public callback never explains.
 pub async fn explain(State(state): State<AppState>, uri: Uri) -> Response {
-    let query = Query::parse(uri.query().unwrap_or_default());
+    let mut query = Query::parse(uri.query().unwrap_or_default());
+    let now = jiff::Timestamp::now();
+    query.at = Some(now);
     let live = state.rules();
+    let overrides = state.overrides().snapshot();
+    let by_override = overrides.find(&query, now);
     let (steps, verdict) = live.rules.explain(&query);
+    let body = by_override.map_or(&verdict.answer.body, |o| &o.answer.body);
     let view = ExplainView {
-        response: serde_json::from_slice(&verdict.answer.body).unwrap_or_default(),
-        rule: verdict.rule_name(),
+        response: serde_json::from_slice(body).unwrap_or_default(),
+        rule: by_override.map_or(verdict.rule_name(), |_| OVERRIDE_RULE_NAME),
+        by_override: by_override.map(|o| OverrideView::from(&**o)),
+        overridden_rule: by_override.map(|_| verdict.rule_name()),
         shadow: verdict.shadow.map(|r| r.name.as_str()),
         query: QueryView {
             domain: &query.domain,

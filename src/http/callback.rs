@@ -7,6 +7,7 @@
 use super::error::ApiError;
 use super::middleware::answer_panic;
 use crate::metrics::{ReasonLabels, RuleLabels};
+use crate::overrides::OVERRIDE_RULE_NAME;
 use crate::query::Query;
 use crate::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
 use crate::state::AppState;
@@ -47,7 +48,32 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
         }
     }
     let mut query = Query::parse(request.uri().query().unwrap_or_default());
-    query.at = jiff::Timestamp::from_millisecond(now_ms as i64).ok();
+    let now = jiff::Timestamp::from_millisecond(now_ms as i64).unwrap_or_default();
+    query.at = Some(now);
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let overrides = state.overrides().snapshot();
+    if let Some(item) = overrides.find(&query, now) {
+        let record = item.answer.decision.record;
+        state.override_counter(record).inc();
+        tracing::info!(
+            request_id,
+            domain = ?query.domain,
+            app = ?query.app,
+            stream = ?query.stream,
+            codec = %query.codec,
+            vbitrate = query.vbitrate,
+            rule = OVERRIDE_RULE_NAME,
+            override_key = %item.key,
+            need_record = record,
+            latency_us = started.elapsed().as_micros() as u64,
+            "callback"
+        );
+        return json(item.answer.body.clone());
+    }
     let verdict = live.rules.evaluate(&query);
     if let Some(counter) = live.counter(&verdict) {
         counter.inc();
@@ -63,11 +89,6 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
             .inc();
         live.touch(verdict.shadow_index, now_ms);
     }
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     tracing::info!(
         request_id,
         domain = ?query.domain,
@@ -81,12 +102,17 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
         latency_us = started.elapsed().as_micros() as u64,
         "callback"
     );
+    json(verdict.answer.body.clone())
+}
+
+/// A 200 with a prepared JSON body.
+fn json(body: bytes::Bytes) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        verdict.answer.body.clone(),
+        body,
     )
         .into_response()
 }

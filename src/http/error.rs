@@ -1,5 +1,6 @@
 //! The one JSON error shape of the HTTP layer: `{"error":"<code>","message":"<text>"}`.
 
+use crate::overrides::{FieldProblem, MAX_OVERRIDE_BODY_BYTES, WriteError};
 use crate::signature::Failure;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,6 +26,38 @@ pub enum ApiError {
     /// The callback's signature did not verify and `[auth] mode = "enforce"`.
     #[error("callback signature {}", .0.code().trim_start_matches("signature_"))]
     Forbidden(Failure),
+    /// An admin call without the right bearer token.
+    #[error("this endpoint needs the header Authorization: Bearer <token>")]
+    Unauthorized,
+    /// A method the override endpoint does not serve.
+    #[error("method not allowed; use GET, PUT or DELETE")]
+    OverrideMethodNotAllowed,
+    /// An override request that does not validate; every problem names its field.
+    #[error("{}", describe(.0))]
+    InvalidOverride(Vec<FieldProblem>),
+    /// A request body over the limit.
+    #[error("the body is over {MAX_OVERRIDE_BODY_BYTES} bytes")]
+    BodyTooLarge,
+    /// `DELETE` of an override that does not exist.
+    #[error("no override has this domain, app and stream")]
+    OverrideNotFound,
+    /// An override write that did not happen.
+    #[error("{0}")]
+    Write(std::sync::Arc<WriteError>),
+}
+
+fn describe(problems: &[FieldProblem]) -> String {
+    let parts: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.message))
+        .collect();
+    parts.join("; ")
+}
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> ApiError {
+        ApiError::Write(std::sync::Arc::new(error))
+    }
 }
 
 /// Marks a response as a refusal, with `ApiError::code`, for metrics and logs.
@@ -35,6 +68,8 @@ pub struct Rejected(pub &'static str);
 struct ErrorBody<'a> {
     error: &'a str,
     message: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    problems: &'a [FieldProblem],
 }
 
 impl ApiError {
@@ -45,6 +80,15 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::OverrideMethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::InvalidOverride(_) => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::OverrideNotFound => StatusCode::NOT_FOUND,
+            ApiError::Write(error) => match **error {
+                WriteError::TooMany => StatusCode::CONFLICT,
+                WriteError::Off | WriteError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
         }
     }
 
@@ -55,6 +99,16 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound => "not_found",
             ApiError::Forbidden(failure) => failure.code(),
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::OverrideMethodNotAllowed => "method_not_allowed",
+            ApiError::InvalidOverride(_) => "invalid_override",
+            ApiError::BodyTooLarge => "body_too_large",
+            ApiError::OverrideNotFound => "override_not_found",
+            ApiError::Write(error) => match **error {
+                WriteError::TooMany => "too_many_overrides",
+                WriteError::Off => "overrides_off",
+                WriteError::Unavailable(_) => "store_unavailable",
+            },
         }
     }
 }
@@ -65,16 +119,32 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
+        let problems = match &self {
+            ApiError::InvalidOverride(problems) => problems.as_slice(),
+            _ => &[],
+        };
         let body = ErrorBody {
             error: self.code(),
             message: self.to_string(),
+            problems,
         };
         let mut response = (status, axum::Json(body)).into_response();
         response.extensions_mut().insert(Rejected(self.code()));
-        if matches!(self, ApiError::MethodNotAllowed) {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        let headers = response.headers_mut();
+        match self {
+            ApiError::MethodNotAllowed => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            }
+            ApiError::OverrideMethodNotAllowed => {
+                headers.insert(
+                    header::ALLOW,
+                    HeaderValue::from_static("GET, HEAD, PUT, DELETE"),
+                );
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }

@@ -10,6 +10,7 @@ mod error;
 mod health;
 mod middleware;
 mod observe;
+mod overrides;
 mod query_cap;
 mod request_id;
 
@@ -18,8 +19,10 @@ pub use middleware::App;
 pub use observe::UNMATCHED_ROUTE;
 pub use query_cap::{MAX_QUERY_LEN, QueryCapLayer};
 
+use crate::overrides::MAX_OVERRIDE_BODY_BYTES;
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
 use observe::Routes;
@@ -43,16 +46,34 @@ pub fn router(state: AppState, callback_path: &str, request_timeout: Duration) -
     middleware::stack(app, state, labels)
 }
 
-/// The admin application: `/metrics`, `/rules`, `/healthz` and `/readyz`.
+/// The admin application: `/metrics`, `/rules`, `/explain`, `/overrides`, `/healthz` and
+/// `/readyz`; all but the health checks need the bearer token when one is set.
 pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
+    let overrides = get(overrides::list)
+        .put(overrides::put)
+        .delete(overrides::delete)
+        .fallback(overrides::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_OVERRIDE_BODY_BYTES));
     let routes = Router::new()
         .route("/metrics", get(admin::metrics).fallback(method_not_allowed))
         .route("/rules", get(admin::rules).fallback(method_not_allowed))
         .route("/explain", get(admin::explain).fallback(method_not_allowed))
+        .route("/overrides", overrides)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_token,
+        ))
         .merge(health_routes())
         .layer(timeout(request_timeout));
     let labels = Routes::new(
-        &["/metrics", "/rules", HEALTH_PATHS[0], HEALTH_PATHS[1]],
+        &[
+            "/metrics",
+            "/rules",
+            "/explain",
+            "/overrides",
+            HEALTH_PATHS[0],
+            HEALTH_PATHS[1],
+        ],
         None,
     );
     let routes = middleware::catch_panics(routes.with_state(state.clone()), state.clone());

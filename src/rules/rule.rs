@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use std::fmt;
 
 /// A decision together with its response body, rendered once at compile time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// The decision.
     pub decision: Decision,

@@ -1,16 +1,22 @@
 use crate::helpers::{CONFIG, TestServer, client};
 
 #[tokio::test]
-async fn health_endpoints_answer_get_and_head_in_plain_text() {
+async fn health_endpoints_answer_get_and_head() {
     let server = TestServer::start(CONFIG).await;
-    for (path, expected) in [("/healthz", "ok\n"), ("/readyz", "ready\n")] {
-        let (status, content_type, body) = server.get(path).await;
-        assert_eq!(status, 200, "{path}");
-        assert!(
-            content_type.starts_with("text/plain"),
-            "{path}: {content_type}"
-        );
-        assert_eq!(body, expected, "{path}");
+    let (status, content_type, body) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert_eq!(body, "ok\n");
+    let (status, content_type, body) = server.get("/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "application/json");
+    let ready: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["overrides"]["store"], "sqlite");
+    assert_eq!(ready["overrides"]["up"], true);
+    assert_eq!(ready["overrides"]["loaded"], 0);
+    assert!(ready["overrides"]["last_sync"].is_string(), "{body}");
+    for path in ["/healthz", "/readyz"] {
         let head = client().head(server.url(path)).send().await.expect("HEAD");
         assert_eq!(head.status().as_u16(), 200, "HEAD {path}");
     }
@@ -22,7 +28,7 @@ async fn readiness_fails_when_the_server_is_marked_not_ready() {
     server.state.set_ready(false);
     let (status, _, body) = server.get("/readyz").await;
     assert_eq!(status, 503);
-    assert_eq!(body, "not ready\n");
+    assert!(body.contains(r#""status":"not ready""#), "{body}");
     let (status, _, _) = server.get("/healthz").await;
     assert_eq!(status, 200, "liveness does not depend on readiness");
 }

@@ -62,6 +62,7 @@ impl TestServer {
             admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             reload,
             watch: reload,
+            overrides_store: None,
         };
         let running = start(config, options).await.expect("server starts");
         TestServer {

@@ -1,0 +1,226 @@
+//! `recgate override set|list|delete`: the operators' client of a running server's admin
+//! API, so nobody has to hand-write JSON for curl.
+
+use crate::cli::{OverrideAction, OverrideArgs, OverrideKeyArgs, OverrideSetArgs};
+use crate::overrides::{IntervalRequest, OverrideRequest, OverrideView};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// SECURITY: how long the client waits for the admin API before giving up.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs one `recgate override` action and returns what to print.
+pub async fn run(args: &OverrideArgs) -> Result<String, String> {
+    let client = Client::new(&args.admin, args.token.as_deref())?;
+    match &args.action {
+        OverrideAction::Set(set) => {
+            let body = set_request(set)?;
+            let stored: OverrideView = client
+                .send(client.request(Method::PUT, &[]).json(&body))
+                .await?;
+            Ok(format!("set {}\n", line(&stored)))
+        }
+        OverrideAction::Delete(key) => {
+            let deleted: OverrideView = client
+                .send(client.request(Method::DELETE, &key_params(key)))
+                .await?;
+            Ok(format!("deleted {}\n", line(&deleted)))
+        }
+        OverrideAction::List(list) => {
+            let mut params = Vec::new();
+            for (name, value) in [
+                ("domain", &list.domain),
+                ("app", &list.app),
+                ("stream", &list.stream),
+            ] {
+                if let Some(value) = value {
+                    params.push((name, value.clone()));
+                }
+            }
+            let listed: Listed = client.send(client.request(Method::GET, &params)).await?;
+            if list.json {
+                return serde_json::to_string_pretty(&listed.overrides)
+                    .map(|text| text + "\n")
+                    .map_err(|e| e.to_string());
+            }
+            let mut out = String::new();
+            for item in &listed.overrides {
+                let _ = writeln!(out, "{}", line(item));
+            }
+            let _ = writeln!(out, "{} override(s)", listed.overrides.len());
+            Ok(out)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    overrides: Vec<OverrideView>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    message: String,
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(admin: &str, token: Option<&str>) -> Result<Client, String> {
+        let base = if admin.starts_with("http://") || admin.starts_with("https://") {
+            admin.trim_end_matches('/').to_owned()
+        } else {
+            format!("http://{admin}")
+        };
+        let http = reqwest::Client::builder()
+            .timeout(CLIENT_TIMEOUT)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Client {
+            http,
+            url: format!("{base}/overrides"),
+            token: token.map(str::to_owned),
+        })
+    }
+
+    fn request(&self, method: Method, params: &[(&str, String)]) -> RequestBuilder {
+        let request = self.http.request(method, &self.url).query(params);
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn send<T: for<'de> Deserialize<'de>>(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<T, String> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {}: {e}", self.url))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        if status != StatusCode::OK {
+            return Err(match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(error) => format!("{status}: {} ({})", error.message, error.error),
+                Err(_) => format!("{status}: {}", String::from_utf8_lossy(&body).trim()),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("unexpected answer: {e}"))
+    }
+}
+
+fn key_params(key: &OverrideKeyArgs) -> Vec<(&'static str, String)> {
+    let mut params = vec![("stream", key.stream.clone())];
+    if let Some(domain) = &key.domain {
+        params.push(("domain", domain.clone()));
+    }
+    if let Some(app) = &key.app {
+        params.push(("app", app.clone()));
+    }
+    params
+}
+
+/// The request body `set` sends; the server validates it (and names any bad field).
+fn set_request(set: &OverrideSetArgs) -> Result<OverrideRequest, String> {
+    let mut interval: Option<IntervalRequest> = None;
+    for entry in &set.intervals {
+        let (format, secs) = entry.split_once('=').ok_or(format!(
+            "--interval {entry:?}: expected FORMAT=SECONDS, e.g. mp4=600"
+        ))?;
+        let secs: i64 = secs
+            .parse()
+            .map_err(|_| format!("--interval {entry:?}: {secs:?} is not a number of seconds"))?;
+        let slot = interval.get_or_insert_default();
+        match format {
+            "mp4" => slot.mp4 = Some(secs),
+            "flv" => slot.flv = Some(secs),
+            "m3u8" => slot.m3u8 = Some(secs),
+            other => {
+                return Err(format!(
+                    "--interval: unknown format {other:?}; expected mp4, flv or m3u8"
+                ));
+            }
+        }
+    }
+    let ttl = set.ttl.as_deref().map(parse_ttl).transpose()?;
+    Ok(OverrideRequest {
+        domain: set.key.domain.clone(),
+        app: set.key.app.clone(),
+        stream: set.key.stream.clone(),
+        record: set.record,
+        formats: (!set.formats.is_empty()).then(|| set.formats.clone()),
+        interval,
+        ttl,
+        expires_at: set.expires_at.clone(),
+        reason: set.reason.clone(),
+    })
+}
+
+/// `3600`, `90m`, `8h`, `1h30m` as seconds.
+fn parse_ttl(text: &str) -> Result<i64, String> {
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(secs);
+    }
+    text.parse::<jiff::SignedDuration>()
+        .map(|d| d.as_secs())
+        .map_err(|_| format!("--ttl {text:?}: expected seconds or a duration such as 90m or 8h"))
+}
+
+/// One override on one line: key, decision, expiry, reason.
+fn line(item: &OverrideView) -> String {
+    let any = |s: &Option<String>| s.clone().unwrap_or_else(|| "*".to_owned());
+    let mut out = format!(
+        "{}/{}/{}  {}",
+        any(&item.domain),
+        any(&item.app),
+        item.stream,
+        if item.record { "record" } else { "skip" }
+    );
+    if let Some(formats) = &item.formats {
+        let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
+        let _ = write!(out, " as {}", names.join(","));
+    }
+    if let Some(interval) = &item.interval {
+        for (name, secs) in [
+            ("mp4", interval.mp4),
+            ("flv", interval.flv),
+            ("m3u8", interval.m3u8),
+        ] {
+            if let Some(secs) = secs {
+                let _ = write!(out, " {name}={secs}s");
+            }
+        }
+    }
+    match &item.expires_at {
+        Some(end) => {
+            let _ = write!(out, "  until {end}");
+        }
+        None => out.push_str("  no expiry"),
+    }
+    if let Some(reason) = &item.reason {
+        let _ = write!(out, "  ({reason})");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_read_as_seconds_or_durations() {
+        assert_eq!(parse_ttl("3600"), Ok(3600));
+        assert_eq!(parse_ttl("90m"), Ok(5400));
+        assert_eq!(parse_ttl("1h30m"), Ok(5400));
+        assert!(parse_ttl("soon").is_err());
+    }
+}

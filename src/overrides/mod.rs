@@ -1,0 +1,23 @@
+//! Runtime overrides: record or skip one stream now, without editing the config.
+//!
+//! `model` holds the values and the in-memory set the callback reads, `input` what the
+//! admin API accepts and returns, `store` the SQLite or PostgreSQL table they are kept in,
+//! and `live` the snapshot a replica serves and keeps in step with the store.
+
+mod input;
+mod live;
+mod model;
+mod store;
+
+pub use input::{
+    FieldProblem, IntervalRequest, MAX_KEY_FIELD_BYTES, MAX_OVERRIDE_BODY_BYTES, MAX_REASON_BYTES,
+    MAX_TTL_SECS, OverrideRequest, OverrideView, check_key,
+};
+pub use live::{
+    LISTEN_RETRY_MAX, LISTEN_RETRY_MIN, MAX_OVERRIDES, Overrides, StoreStatus, WriteError,
+};
+pub use model::{Override, OverrideKey, OverrideSet};
+pub use store::{NOTIFY_CHANNEL, STORE_MAX_CONNECTIONS, Store, StoreError, StoreSpec};
+
+/// The rule name that labels decisions made by an override in metrics, logs and explain.
+pub const OVERRIDE_RULE_NAME: &str = "override";

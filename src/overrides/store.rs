@@ -1,0 +1,407 @@
+//! Where overrides are kept: an SQLite file (the default) or PostgreSQL (for a fleet of
+//! replicas). Both hold the same table, created by the migrations in `migrations/`, and
+//! are spoken to with the same SQL.
+
+use super::model::{Override, OverrideKey};
+use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
+use jiff::Timestamp;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Connections each replica keeps to its store: writes are rare and reads are whole-table
+/// resyncs, so a few are plenty.
+pub const STORE_MAX_CONNECTIONS: u32 = 4;
+
+/// The PostgreSQL channel every replica listens on; the migration's trigger notifies it.
+pub const NOTIFY_CHANNEL: &str = "recgate_overrides";
+
+/// `[overrides] store`, validated.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// No store: the override API answers 503 and no override ever applies.
+    Off,
+    /// An SQLite file, created on first use.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl StoreSpec {
+    /// Reads `off`, `sqlite:PATH` or `postgres://...`; a relative SQLite path is taken from
+    /// `base` (the config file's directory).
+    pub fn parse(text: &str, base: &std::path::Path) -> Result<StoreSpec, String> {
+        if text == "off" {
+            return Ok(StoreSpec::Off);
+        }
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err("\"sqlite:\" needs a file path, e.g. \"sqlite:overrides.db\"".into());
+            }
+            return Ok(StoreSpec::Sqlite(base.join(path)));
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return text
+                .parse::<PgConnectOptions>()
+                .map(|_| StoreSpec::Postgres(text.to_owned()))
+                .map_err(|e| format!("not a usable PostgreSQL URL: {e}"));
+        }
+        Err("expected \"off\", \"sqlite:PATH\" or \"postgres://USER@HOST/DB\"".into())
+    }
+
+    /// `off`, `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreSpec::Off => "off",
+            StoreSpec::Sqlite(_) => "sqlite",
+            StoreSpec::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for StoreSpec {
+    /// The store as it may be logged: a PostgreSQL password is never shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreSpec::Off => f.write_str("off"),
+            StoreSpec::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            StoreSpec::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user:***@host/db`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{user_info}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = tail.split_once('?').map_or(tail, |(path, _)| path);
+    format!("{scheme}://{authority}/{tail}")
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or could not be reached.
+    #[error("{0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// An open store.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// Runs the same statement on whichever pool the store holds.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+const UPSERT: &str = "INSERT INTO overrides \
+    (domain, app, stream, record, formats, interval_mp4, interval_flv, interval_m3u8, \
+     reason, created_at, expires_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+    ON CONFLICT (domain, app, stream) DO UPDATE SET \
+    record = excluded.record, formats = excluded.formats, \
+    interval_mp4 = excluded.interval_mp4, interval_flv = excluded.interval_flv, \
+    interval_m3u8 = excluded.interval_m3u8, reason = excluded.reason, \
+    created_at = excluded.created_at, expires_at = excluded.expires_at";
+const DELETE: &str = "DELETE FROM overrides WHERE domain = $1 AND app = $2 AND stream = $3";
+const SELECT_ALL: &str = "SELECT domain, app, stream, record, formats, interval_mp4, \
+    interval_flv, interval_m3u8, reason, created_at, expires_at FROM overrides";
+const PURGE: &str = "DELETE FROM overrides WHERE expires_at IS NOT NULL AND expires_at <= $1";
+const COUNT: &str = "SELECT COUNT(*) FROM overrides";
+
+/// One row of the `overrides` table.
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    domain: String,
+    app: String,
+    stream: String,
+    record: bool,
+    formats: Option<String>,
+    interval_mp4: Option<i64>,
+    interval_flv: Option<i64>,
+    interval_m3u8: Option<i64>,
+    reason: Option<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+impl Store {
+    /// Opens (creating an SQLite file if needed) and migrates the store. `timeout` bounds
+    /// every wait for a connection.
+    pub async fn open(spec: &StoreSpec, timeout: Duration) -> Result<Option<Store>, StoreError> {
+        let store = match spec {
+            StoreSpec::Off => return Ok(None),
+            StoreSpec::Sqlite(path) => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    // WAL with synchronous = FULL: a write is on disk when it commits.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(timeout);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(STORE_MAX_CONNECTIONS)
+                    .acquire_timeout(timeout)
+                    .connect_with(options)
+                    .await?;
+                sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+                Store::Sqlite(pool)
+            }
+            StoreSpec::Postgres(url) => {
+                let options: PgConnectOptions = url.parse()?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(STORE_MAX_CONNECTIONS)
+                    .acquire_timeout(timeout)
+                    .connect_with(options)
+                    .await?;
+                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                Store::Postgres(pool)
+            }
+        };
+        Ok(Some(store))
+    }
+
+    /// The PostgreSQL pool, for LISTEN.
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match self {
+            Store::Postgres(pool) => Some(pool),
+            Store::Sqlite(_) => None,
+        }
+    }
+
+    /// Creates or replaces the override of `item.key`; returns once committed.
+    pub async fn put(&self, item: &Override) -> Result<(), StoreError> {
+        let decision = &item.answer.decision;
+        let formats = decision.formats.as_ref().map(|list| {
+            list.iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let interval = decision.interval.unwrap_or_default();
+        let secs = |v: Option<u32>| v.map(i64::from);
+        on_pool!(self, pool => sqlx::query(UPSERT)
+            .bind(&item.key.domain)
+            .bind(&item.key.app)
+            .bind(&item.key.stream)
+            .bind(decision.record)
+            .bind(formats)
+            .bind(secs(interval.mp4))
+            .bind(secs(interval.flv))
+            .bind(secs(interval.m3u8))
+            .bind(&item.reason)
+            .bind(item.created_at.as_millisecond())
+            .bind(item.expires_at.map(|t| t.as_millisecond()))
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Deletes the override of `key`; `false` when there was none.
+    pub async fn delete(&self, key: &OverrideKey) -> Result<bool, StoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query(DELETE)
+            .bind(&key.domain)
+            .bind(&key.app)
+            .bind(&key.stream)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(deleted > 0)
+    }
+
+    /// Deletes every override expired at `now`; returns how many.
+    pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let purged = on_pool!(self, pool => sqlx::query(PURGE)
+            .bind(now.as_millisecond())
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(purged)
+    }
+
+    /// How many overrides are stored.
+    pub async fn count(&self) -> Result<i64, StoreError> {
+        let count: i64 = on_pool!(self, pool => sqlx::query_scalar(COUNT).fetch_one(pool).await?);
+        Ok(count)
+    }
+
+    /// Every stored override. A row that no longer validates (edited by hand) is skipped
+    /// with a warning rather than failing the whole load.
+    pub async fn load(&self) -> Result<Vec<Override>, StoreError> {
+        let rows: Vec<Row> =
+            on_pool!(self, pool => sqlx::query_as(SELECT_ALL).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let key = format!("{}/{}/{}", row.domain, row.app, row.stream);
+                row.into_override()
+                    .map_err(|problem| {
+                        tracing::warn!(key, problem, "skipping an unreadable stored override");
+                    })
+                    .ok()
+            })
+            .collect())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+impl Row {
+    fn into_override(self) -> Result<Override, String> {
+        let formats = match &self.formats {
+            None => None,
+            Some(text) => Some(
+                text.split(',')
+                    .map(|name| Format::parse(name).ok_or(format!("unknown format {name:?}")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let secs = |v: Option<i64>| -> Result<Option<u32>, String> {
+            v.map(|s| {
+                u32::try_from(s)
+                    .ok()
+                    .filter(|s| (MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS).contains(s))
+                    .ok_or(format!("interval {s} is out of range"))
+            })
+            .transpose()
+        };
+        let interval = Interval {
+            mp4: secs(self.interval_mp4)?,
+            flv: secs(self.interval_flv)?,
+            m3u8: secs(self.interval_m3u8)?,
+        };
+        let interval = (interval != Interval::default()).then_some(interval);
+        let time = |ms: i64| Timestamp::from_millisecond(ms).map_err(|e| e.to_string());
+        Ok(Override::new(
+            OverrideKey {
+                domain: self.domain,
+                app: self.app,
+                stream: self.stream,
+            },
+            Decision {
+                record: self.record,
+                formats,
+                interval,
+            },
+            self.reason,
+            time(self.created_at)?,
+            self.expires_at.map(time).transpose()?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn store_settings_are_read_and_passwords_never_shown() {
+        let base = Path::new("/etc/recgate");
+        assert_eq!(StoreSpec::parse("off", base), Ok(StoreSpec::Off));
+        assert_eq!(
+            StoreSpec::parse("sqlite:overrides.db", base),
+            Ok(StoreSpec::Sqlite(PathBuf::from(
+                "/etc/recgate/overrides.db"
+            )))
+        );
+        assert_eq!(
+            StoreSpec::parse("sqlite:///var/lib/recgate/o.db", base),
+            Ok(StoreSpec::Sqlite(PathBuf::from("/var/lib/recgate/o.db")))
+        );
+        assert!(StoreSpec::parse("sqlite:", base).is_err());
+        assert!(StoreSpec::parse("mysql://x", base).is_err());
+        let spec = StoreSpec::parse(
+            "postgres://rec:s3cret@db.internal:5432/rec?sslmode=require",
+            base,
+        );
+        let shown = spec.map(|s| s.to_string()).unwrap_or_default();
+        assert_eq!(shown, "postgres://rec:***@db.internal:5432/rec");
+    }
+
+    #[tokio::test]
+    async fn an_sqlite_store_keeps_what_it_is_given() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(sqlx::Error::Io)?;
+        let spec = StoreSpec::Sqlite(dir.path().join("o.db"));
+        let Some(store) = Store::open(&spec, Duration::from_secs(5)).await? else {
+            panic!("sqlite store is not off");
+        };
+        let now = Timestamp::from_second(1_800_000_000)
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let item = Override::new(
+            OverrideKey {
+                domain: "d".into(),
+                app: String::new(),
+                stream: "s".into(),
+            },
+            Decision {
+                record: true,
+                formats: Some(vec![Format::M3u8, Format::Mp4]),
+                interval: Some(Interval {
+                    mp4: Some(600),
+                    ..Interval::default()
+                }),
+            },
+            Some("why".into()),
+            now,
+            Some(now + jiff::SignedDuration::from_secs(60)),
+        );
+        store.put(&item).await?;
+        store.put(&item).await?;
+        assert_eq!(store.load().await?, vec![item.clone()]);
+        assert_eq!(store.purge_expired(now).await?, 0);
+        assert_eq!(
+            store
+                .purge_expired(now + jiff::SignedDuration::from_secs(60))
+                .await?,
+            1
+        );
+        assert_eq!(store.count().await?, 0);
+        store.put(&item).await?;
+        assert!(store.delete(&item.key).await?);
+        assert!(!store.delete(&item.key).await?);
+        store.close().await;
+        // A second open of the same file migrates nothing and sees the same rows.
+        let again = Store::open(&spec, Duration::from_secs(5)).await?;
+        assert_eq!(again.map(|s| matches!(s, Store::Sqlite(_))), Some(true));
+        Ok(())
+    }
+}
