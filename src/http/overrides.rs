@@ -39,12 +39,24 @@ fn parse_request(body: &[u8]) -> Result<OverrideRequest, ApiError> {
     let mut json = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut json).map_err(|error| {
         let path = error.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::InvalidOverride(vec![FieldProblem::new(
-            &field,
-            error.into_inner().to_string(),
-        )])
+        let message = error.into_inner().to_string();
+        // An unknown field is already on the path; a missing one is not.
+        let field = match (path.as_str(), named_field(&message)) {
+            (".", Some(name)) => name.to_owned(),
+            (".", None) => "body".to_owned(),
+            (path, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
+            (path, _) => path.to_owned(),
+        };
+        ApiError::InvalidOverride(vec![FieldProblem::new(&field, message)])
     })
+}
+
+/// The field a "missing field `x`" or "unknown field `x`" message is about.
+fn named_field(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))?;
+    rest.split('`').next()
 }
 
 #[derive(Serialize)]

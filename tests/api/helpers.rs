@@ -161,27 +161,40 @@ pub fn config_file(text: &str) -> tempfile::NamedTempFile {
 pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The admin listener's address, when it has one.
+    pub admin: Option<SocketAddr>,
     pub stdout: BufReader<ChildStdout>,
 }
 
 impl ServerProcess {
     /// Starts `recgate serve --config PATH --listen 127.0.0.1:0` and waits until it serves.
     pub fn start(config: &Path, extra_args: &[&str]) -> ServerProcess {
+        ServerProcess::start_logging(config, extra_args, "info")
+    }
+
+    /// The same without a log line per request, for tests that send many while nobody
+    /// reads the log (a full pipe would block the server).
+    pub fn start_quiet(config: &Path, extra_args: &[&str]) -> ServerProcess {
+        ServerProcess::start_logging(config, extra_args, "info,recgate::http=warn")
+    }
+
+    fn start_logging(config: &Path, extra_args: &[&str], filter: &str) -> ServerProcess {
         let mut child = recgate()
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .args(extra_args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", filter)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("recgate starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
-        let addr = wait_for_listen(&mut stdout);
+        let (addr, admin) = wait_for_listen(&mut stdout);
         ServerProcess {
             child,
             addr,
+            admin,
             stdout,
         }
     }
@@ -213,7 +226,8 @@ impl Drop for ServerProcess {
     }
 }
 
-fn wait_for_listen(stdout: &mut BufReader<ChildStdout>) -> SocketAddr {
+/// The callback and admin addresses from the "serving" log line.
+fn wait_for_listen(stdout: &mut BufReader<ChildStdout>) -> (SocketAddr, Option<SocketAddr>) {
     let mut line = String::new();
     loop {
         line.clear();
@@ -230,7 +244,12 @@ fn wait_for_listen(stdout: &mut BufReader<ChildStdout>) -> SocketAddr {
                     .and_then(|rest| rest.split('"').next())
             });
         if let Some(addr) = addr {
-            return addr.parse().expect("listen address parses");
+            let admin = line
+                .split("admin=Some(")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .and_then(|a| a.parse().ok());
+            return (addr.parse().expect("listen address parses"), admin);
         }
     }
 }

@@ -7,4 +7,5 @@ mod health;
 mod helpers;
 mod language;
 mod operations;
+mod overrides;
 mod shutdown;
