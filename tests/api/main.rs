@@ -8,4 +8,5 @@ mod helpers;
 mod language;
 mod operations;
 mod overrides;
+mod postgres;
 mod shutdown;
