@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use crate::decision::{Decision, Format, Interval};
 use crate::metrics::CONTENT_TYPE;
-use crate::overrides::{OVERRIDE_RULE_NAME, OverrideView};
+use crate::overrides::{OVERRIDE_RULE_NAME, OverrideView, raw_json};
 use crate::query::Query;
 use crate::rules::{Outcome, Pattern, Rule};
 use crate::state::AppState;
@@ -177,7 +177,7 @@ pub async fn rules(State(state): State<AppState>) -> Json<impl Serialize> {
 
 #[derive(Serialize)]
 struct ExplainView<'a> {
-    response: serde_json::Value,
+    response: Option<Box<serde_json::value::RawValue>>,
     rule: &'a str,
     /// The override that decided, when one did; the steps then tell what the rules alone
     /// would have answered.
@@ -223,7 +223,7 @@ pub async fn explain(State(state): State<AppState>, uri: Uri) -> Response {
     let (steps, verdict) = live.rules.explain(&query);
     let body = by_override.map_or(&verdict.answer.body, |o| &o.answer.body);
     let view = ExplainView {
-        response: serde_json::from_slice(body).unwrap_or_default(),
+        response: raw_json(body),
         rule: by_override.map_or(verdict.rule_name(), |_| OVERRIDE_RULE_NAME),
         by_override: by_override.map(|o| OverrideView::from(&**o)),
         overridden_rule: by_override.map(|_| verdict.rule_name()),

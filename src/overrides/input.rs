@@ -116,6 +116,7 @@ pub fn check_key(
 impl OverrideRequest {
     /// Validates the request and builds the override it asks for, created at `now`.
     pub fn into_override(self, now: Timestamp) -> Result<Override, Vec<FieldProblem>> {
+        let now = to_millisecond(now);
         let mut problems = Vec::new();
         let key = check_key(
             self.domain.as_deref(),
@@ -213,7 +214,7 @@ fn expiry(
 }
 
 /// An override as the admin API returns it; `PUT` of it (without the times) stores it again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OverrideView {
     /// Exact domain, or `null` for any.
     pub domain: Option<String>,
@@ -235,8 +236,8 @@ pub struct OverrideView {
     pub created_at: String,
     /// When it expires, RFC 3339; `null` for never.
     pub expires_at: Option<String>,
-    /// The exact body the callback answers while it applies.
-    pub response: serde_json::Value,
+    /// The exact body the callback answers while it applies, byte for byte.
+    pub response: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// `interval` with the config's lower-case keys.
@@ -277,9 +278,19 @@ impl From<&Override> for OverrideView {
             reason: o.reason.clone(),
             created_at: o.created_at.to_string(),
             expires_at: o.expires_at.map(|t| t.to_string()),
-            response: serde_json::from_slice(&o.answer.body).unwrap_or_default(),
+            response: raw_json(&o.answer.body),
         }
     }
+}
+
+/// A prepared JSON body as a JSON value that serialises byte for byte.
+pub fn raw_json(body: &[u8]) -> Option<Box<serde_json::value::RawValue>> {
+    serde_json::value::RawValue::from_string(String::from_utf8_lossy(body).into_owned()).ok()
+}
+
+/// `now` to the millisecond, the precision the store keeps.
+pub fn to_millisecond(now: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
 }
 
 #[cfg(test)]
