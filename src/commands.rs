@@ -33,6 +33,15 @@ pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
             v.max_skew.as_secs()
         ),
     };
+    let _ = writeln!(out, "  overrides      {}", config.overrides.store);
+    if let Some(admin) = config.admin.listen {
+        let token = if config.admin.token.is_some() {
+            "bearer token required"
+        } else {
+            "no token"
+        };
+        let _ = writeln!(out, "  admin          {admin} ({token})");
+    }
     let _ = writeln!(out, "  rules          {} (first match wins)", rules.len());
     for (index, rule) in rules.iter().enumerate() {
         let _ = writeln!(

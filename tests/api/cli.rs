@@ -24,7 +24,10 @@ fn check_accepts_the_shipped_config_and_summarises_it() {
     let path = shipped_config();
     let (code, stdout, stderr) = run(&["check", "--config", path.to_str().expect("utf-8 path")]);
     assert_eq!(code, 0, "shipped config is valid: {stderr}");
-    let summary = stdout.replace(path.to_str().expect("utf-8 path"), "config/recgate.toml");
+    let dir = path.parent().and_then(|d| d.to_str()).expect("utf-8 path");
+    let summary = stdout
+        .replace(path.to_str().expect("utf-8 path"), "config/recgate.toml")
+        .replace(&format!("{dir}/"), "config/");
     insta::assert_snapshot!("check_shipped_config", summary);
 }
 
