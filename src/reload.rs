@@ -204,18 +204,24 @@ impl Reloader {
         } else {
             None
         };
+        let this = std::sync::Arc::new(self);
         Ok(tokio::spawn(async move {
             // Keep the watcher alive as long as the loop runs.
             let _watcher = _watcher;
             loop {
+                // Compiling a large file takes a while: off the request threads.
+                let reloader = std::sync::Arc::clone(&this);
                 tokio::select! {
                     () = cancel.cancelled() => break,
                     _ = hangup.recv() => {
-                        let _ = self.reload("sighup");
+                        let _ = tokio::task::spawn_blocking(move || reloader.reload("sighup")).await;
                     }
                     Some(()) = events.recv() => {
                         debounce(&mut events).await;
-                        let _ = self.reload_if_changed("file change");
+                        let _ = tokio::task::spawn_blocking(move || {
+                            reloader.reload_if_changed("file change")
+                        })
+                        .await;
                     }
                 }
             }

@@ -6,6 +6,7 @@ use super::file::{
     RawAdmin, RawAuth, RawBitrate, RawConfig, RawDecision, RawInterval, RawOverrides, RawRule,
     RawServer,
 };
+use super::pieces;
 use super::{AdminSettings, Config, ConfigSource, Limits, OverrideSettings, ServerSettings};
 use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
 use crate::overrides::StoreSpec;
@@ -13,6 +14,7 @@ use crate::query::Codec;
 use crate::rules::{Answer, BitrateRange, DEFAULT_RULE_NAME, Pattern, Rule, RuleSet, Schedule};
 use crate::signature::{DEFAULT_MAX_SKEW, Key, Mode, Verifier};
 use crate::token::{AdminToken, MIN_TOKEN_LEN};
+use rayon::prelude::*;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -72,11 +74,13 @@ pub const MAX_SHUTDOWN_STEP: Duration = Duration::from_secs(300);
 
 /// Parses and compiles config text read from `source`; `Err` carries every problem found.
 pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>> {
-    // One typed pass for a well-formed file; the slower per-table pass only to explain
-    // what is wrong.
-    let typed = toml::Deserializer::parse(text)
-        .ok()
-        .and_then(|de| RawConfig::<RawDecision, RawRule>::deserialize(de).ok());
+    // A well-formed file is read in one typed pass (in parallel pieces when large); the
+    // slower per-table pass only to explain what is wrong.
+    let typed = pieces::parse(text).or_else(|| {
+        toml::Deserializer::parse(text)
+            .ok()
+            .and_then(|de| RawConfig::<RawDecision, RawRule>::deserialize(de).ok())
+    });
     let raw = match typed {
         Some(raw) => raw,
         None => read_by_table(text)?,
@@ -98,21 +102,7 @@ pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>>
         raw.default.interval.as_ref(),
         &mut problems,
     );
-    let mut names = HashSet::new();
-    let mut rules = Vec::with_capacity(raw.rule.len());
-    for raw_rule in raw.rule {
-        let place = format!("rule {:?}", raw_rule.name);
-        if !names.insert(raw_rule.name.clone()) {
-            problems.add(
-                &place,
-                Some("name"),
-                "duplicate rule name; names must be unique",
-            );
-        }
-        if let Some(rule) = compile_rule(&place, raw_rule, &mut problems) {
-            rules.push(rule);
-        }
-    }
+    let rules = compile_rules(raw.rule, &mut problems);
     match (server, admin, overrides, auth, default) {
         (Some(server), Some(admin), Some(overrides), Some(auth), Some(default))
             if problems.list.is_empty() =>
@@ -129,6 +119,34 @@ pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>>
         }
         _ => Err(problems.list),
     }
+}
+
+/// Compiles every rule on every core, keeping file order for rules and problems alike.
+fn compile_rules(raw: Vec<RawRule>, problems: &mut Problems) -> Vec<Rule> {
+    let mut names = HashSet::with_capacity(raw.len());
+    let duplicate: Vec<bool> = raw.iter().map(|r| !names.insert(r.name.as_str())).collect();
+    let compiled: Vec<(Option<Rule>, Vec<Problem>)> = raw
+        .into_par_iter()
+        .zip(duplicate)
+        .map(|(raw_rule, duplicate)| {
+            let mut mine = Problems { list: Vec::new() };
+            let place = format!("rule {:?}", raw_rule.name);
+            if duplicate {
+                mine.add(
+                    &place,
+                    Some("name"),
+                    "duplicate rule name; names must be unique",
+                );
+            }
+            (compile_rule(&place, raw_rule, &mut mine), mine.list)
+        })
+        .collect();
+    let mut rules = Vec::with_capacity(compiled.len());
+    for (rule, found) in compiled {
+        problems.list.extend(found);
+        rules.extend(rule);
+    }
+    rules
 }
 
 /// Longest accepted `[auth] max_skew`.

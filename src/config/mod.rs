@@ -4,6 +4,7 @@
 mod compile;
 mod error;
 mod file;
+mod pieces;
 
 pub use compile::check_decision;
 pub use compile::{

@@ -1,6 +1,6 @@
 //! What changed between two rule sets, by rule name, for the reload log.
 
-use super::RuleSet;
+use super::{Rule, RuleSet};
 use std::collections::HashMap;
 
 /// Rules added, removed and changed between two sets, each list in the new (or old) order.
@@ -21,11 +21,8 @@ pub struct RuleDiff {
 impl RuleDiff {
     /// Compares `old` with `new`.
     pub fn between(old: &RuleSet, new: &RuleSet) -> RuleDiff {
-        let old_by_name: HashMap<&str, String> = old
-            .rules()
-            .iter()
-            .map(|r| (r.name.as_str(), r.signature()))
-            .collect();
+        let old_by_name: HashMap<&str, &Rule> =
+            old.rules().iter().map(|r| (r.name.as_str(), r)).collect();
         let new_names: HashMap<&str, ()> =
             new.rules().iter().map(|r| (r.name.as_str(), ())).collect();
         let mut diff = RuleDiff {
@@ -35,9 +32,7 @@ impl RuleDiff {
         for rule in new.rules() {
             match old_by_name.get(rule.name.as_str()) {
                 None => diff.added.push(rule.name.clone()),
-                Some(signature) if *signature != rule.signature() => {
-                    diff.changed.push(rule.name.clone())
-                }
+                Some(before) if *before != rule => diff.changed.push(rule.name.clone()),
                 Some(_) => {}
             }
         }

@@ -38,6 +38,19 @@ pub enum Pattern {
     },
 }
 
+/// Two patterns are equal when they are written the same way.
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        match (self, other) {
+            (Pattern::Any, Pattern::Any) => true,
+            (Pattern::Exact(a), Pattern::Exact(b)) => a == b,
+            (Pattern::Glob { source: a, .. }, Pattern::Glob { source: b, .. })
+            | (Pattern::Regex { source: a, .. }, Pattern::Regex { source: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// Why a pattern did not compile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {

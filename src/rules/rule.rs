@@ -63,8 +63,8 @@ impl fmt::Display for BitrateRange {
     }
 }
 
-/// A compiled rule.
-#[derive(Debug, Clone)]
+/// A compiled rule; two rules are equal when they are written the same way.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     /// Unique name, shown in logs, metrics and `decide`.
     pub name: String,
@@ -156,15 +156,6 @@ impl Rule {
     /// Whether `codec` is among the rule's codecs (or the rule takes any).
     pub fn codec_matches(&self, codec: &Codec) -> bool {
         self.codecs.as_ref().is_none_or(|list| list.contains(codec))
-    }
-
-    /// Everything that decides what the rule matches and answers, to spot a changed rule.
-    pub fn signature(&self) -> String {
-        format!(
-            "{} -> {}",
-            self.selector(),
-            String::from_utf8_lossy(&self.answer.body)
-        )
     }
 
     /// A one-line description of what the rule selects, as `check` prints it.
