@@ -36,15 +36,19 @@ pub fn lint(config: &Config) -> Vec<Warning> {
             message,
         })
     };
+    let mut earlier = CoverIndex::default();
     for (i, rule) in rules.iter().enumerate() {
-        if let Some(earlier) = rules[..i].iter().find(|e| !e.shadow && covers(e, rule)) {
+        if let Some(first) = earlier.first_covering(rules, rule) {
             warn(
                 &rule.name,
                 format!(
                     "can never decide: rule {:?} before it matches every stream it matches",
-                    earlier.name
+                    rules[first].name
                 ),
             );
+        }
+        if !rule.shadow {
+            earlier.insert(i, rule);
         }
         for (field, pattern) in [
             ("domain", &rule.domain),
@@ -118,6 +122,105 @@ fn names(formats: &[Format]) -> String {
         .join(", ")
 }
 
+/// How one field pattern is filed in a `CoverIndex`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    /// The field is omitted.
+    Any,
+    /// An exact value.
+    Exact(&'a str),
+    /// A glob `prefix*` with no other wildcard.
+    Prefix(&'a str),
+    /// Any other glob, by its source.
+    Glob(&'a str),
+    /// A regex, by its source.
+    Regex(&'a str),
+}
+
+impl<'a> Key<'a> {
+    fn of(pattern: &'a Pattern) -> Key<'a> {
+        match pattern {
+            Pattern::Any => Key::Any,
+            Pattern::Exact(value) => Key::Exact(value),
+            Pattern::Glob { source, .. } => match glob_prefix(source) {
+                Some(prefix) => Key::Prefix(prefix),
+                None => Key::Glob(source),
+            },
+            Pattern::Regex { source, .. } => Key::Regex(source),
+        }
+    }
+
+    /// Every key under which a pattern that covers this one can be filed.
+    fn wider(self) -> Vec<Key<'a>> {
+        let prefixes = |value: &'a str| {
+            value
+                .char_indices()
+                .map(|(at, _)| at)
+                .chain([value.len()])
+                .map(move |end| Key::Prefix(&value[..end]))
+        };
+        let mut keys = vec![Key::Any];
+        match self {
+            Key::Any => {}
+            Key::Exact(value) => {
+                keys.push(self);
+                keys.extend(prefixes(value));
+            }
+            Key::Prefix(prefix) => keys.extend(prefixes(prefix)),
+            Key::Glob(_) | Key::Regex(_) => keys.push(self),
+        }
+        keys
+    }
+}
+
+/// `prefix` of a glob `prefix*` without other wildcards.
+fn glob_prefix(source: &str) -> Option<&str> {
+    source
+        .strip_suffix('*')
+        .filter(|prefix| !prefix.contains(['*', '?']))
+}
+
+/// The live rules seen so far, filed by each field's pattern, so that finding an earlier
+/// rule that covers a later one looks at few candidates instead of every earlier rule.
+#[derive(Default)]
+struct CoverIndex<'a> {
+    /// Per field (domain, app, stream): rule indices by key, ascending.
+    fields: [std::collections::HashMap<Key<'a>, Vec<usize>>; 3],
+}
+
+fn fields(rule: &Rule) -> [&Pattern; 3] {
+    [&rule.domain, &rule.app, &rule.stream]
+}
+
+impl<'a> CoverIndex<'a> {
+    fn insert(&mut self, index: usize, rule: &'a Rule) {
+        for (map, pattern) in self.fields.iter_mut().zip(fields(rule)) {
+            map.entry(Key::of(pattern)).or_default().push(index);
+        }
+    }
+
+    /// The first rule filed so far that covers `later`. Candidates come from the field
+    /// whose wider keys hold the fewest rules; `covers` decides.
+    fn first_covering(&self, rules: &[Rule], later: &'a Rule) -> Option<usize> {
+        let buckets = self
+            .fields
+            .iter()
+            .zip(fields(later))
+            .map(|(map, pattern)| {
+                Key::of(pattern)
+                    .wider()
+                    .into_iter()
+                    .filter_map(|key| map.get(&key))
+                    .collect::<Vec<_>>()
+            })
+            .min_by_key(|lists| lists.iter().map(|l| l.len()).sum::<usize>())?;
+        buckets
+            .iter()
+            .filter_map(|list| list.iter().copied().find(|&i| covers(&rules[i], later)))
+            .min()
+    }
+}
+
 /// Whether `earlier` matches every query `later` matches (by construction of the
 /// patterns; a `false` is not a proof of the opposite).
 fn covers(earlier: &Rule, later: &Rule) -> bool {
@@ -134,23 +237,12 @@ fn covers(earlier: &Rule, later: &Rule) -> bool {
 }
 
 fn pattern_covers(wide: &Pattern, narrow: &Pattern) -> bool {
-    let prefix_of = |p: &Pattern| match p {
-        Pattern::Glob { source, .. }
-            if source.ends_with('*') && !source[..source.len() - 1].contains(['*', '?']) =>
-        {
-            Some(source[..source.len() - 1].to_owned())
-        }
-        _ => None,
-    };
-    match (wide, narrow) {
-        (Pattern::Any, _) => true,
-        (_, Pattern::Any) => false,
-        _ if wide.source() == narrow.source() => true,
-        (_, Pattern::Exact(value)) => prefix_of(wide).is_some_and(|p| value.starts_with(&p)),
-        _ => match (prefix_of(wide), prefix_of(narrow)) {
-            (Some(wide), Some(narrow)) => narrow.starts_with(&wide),
-            _ => false,
-        },
+    match (Key::of(wide), Key::of(narrow)) {
+        (Key::Any, _) => true,
+        (_, Key::Any) => false,
+        (wide, narrow) if wide == narrow => true,
+        (Key::Prefix(prefix), Key::Exact(value) | Key::Prefix(value)) => value.starts_with(prefix),
+        _ => false,
     }
 }
 
@@ -207,6 +299,65 @@ record = false
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("\"one-course\"") && found[0].contains("\"courses\""));
         assert!(found[1].contains("\"hd-courses\""));
+    }
+
+    /// A rule line for the generated configs: field patterns, codecs, bitrate, mode.
+    fn rule_text(i: usize, fields: [usize; 3], codec: usize, rate: usize, shadow: bool) -> String {
+        const PATTERNS: [Option<&str>; 8] = [
+            None,
+            Some("a"),
+            Some("ab"),
+            Some("a*"),
+            Some("ab*"),
+            Some("*"),
+            Some("a?b"),
+            Some("~^a"),
+        ];
+        let mut text = format!("[[rule]]\nname = \"r{i}\"\nrecord = false\n");
+        for (name, choice) in ["domain", "app", "stream"].iter().zip(fields) {
+            if let Some(pattern) = PATTERNS[choice % PATTERNS.len()] {
+                text.push_str(&format!("{name} = {pattern:?}\n"));
+            }
+        }
+        text.push_str(["", "codec = [\"h265\"]\n", "codec = [\"h264\", \"h265\"]\n"][codec % 3]);
+        text.push_str(
+            [
+                "",
+                "vbitrate = { min = 100 }\n",
+                "vbitrate = { min = 200, max = 300 }\n",
+            ][rate % 3],
+        );
+        if shadow {
+            text.push_str("mode = \"shadow\"\n");
+        }
+        text
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// The index finds the same first covering rule as a scan of every earlier rule.
+        #[test]
+        fn the_cover_index_agrees_with_a_linear_scan(
+            specs in proptest::collection::vec(
+                (proptest::array::uniform3(0usize..8), 0usize..3, 0usize..3, proptest::bool::weighted(0.1)),
+                1..40,
+            )
+        ) {
+            let mut text = String::from("[default]\nrecord = false\n");
+            for (i, (fields, codec, rate, shadow)) in specs.iter().enumerate() {
+                text.push_str(&rule_text(i, *fields, *codec, *rate, *shadow));
+            }
+            let config = Config::from_str(&text, Path::new("t.toml")).expect("valid config");
+            let rules = config.rules.rules();
+            let mut index = CoverIndex::default();
+            for (i, rule) in rules.iter().enumerate() {
+                let scan = rules[..i].iter().position(|e| !e.shadow && covers(e, rule));
+                proptest::prop_assert_eq!(index.first_covering(rules, rule), scan, "rule {}", i);
+                if !rule.shadow {
+                    index.insert(i, rule);
+                }
+            }
+        }
     }
 
     #[test]
