@@ -4,7 +4,10 @@
 mod support;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use jiff::Timestamp;
 use recgate::config::Config;
+use recgate::decision::Decision;
+use recgate::overrides::{Override, OverrideKey, OverrideSet};
 use recgate::query::Query;
 use recgate::rules::RuleSet;
 use std::hint::black_box;
@@ -66,5 +69,39 @@ fn parse_query(c: &mut Criterion) {
     c.bench_function("query/parse", |b| b.iter(|| Query::parse(black_box(raw))));
 }
 
-criterion_group!(benches, evaluate, parse_query);
+/// The override lookup every callback makes before the rules: with none stored (the
+/// common case), and a hit and a miss among 1,000 and 100,000.
+fn overrides(c: &mut Criterion) {
+    let mut group = c.benchmark_group("overrides");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let now = Timestamp::now();
+    for n in [0usize, 1_000, 100_000] {
+        let set = OverrideSet::new((0..n).map(|i| {
+            let key = OverrideKey {
+                domain: String::new(),
+                app: if i % 2 == 0 {
+                    "live".into()
+                } else {
+                    String::new()
+                },
+                stream: format!("stream-{i}"),
+            };
+            Override::new(key, Decision::plain(i % 3 == 0), None, now, None)
+        }));
+        let hit = Query::parse(&format!("app=live&stream=stream-{}", n.saturating_sub(2)));
+        let miss = Query::parse("app=live&stream=nobody");
+        group.bench_with_input(BenchmarkId::new("hit", n), &hit, |b, q| {
+            b.iter(|| black_box(set.find(black_box(q), now).is_some()))
+        });
+        group.bench_with_input(BenchmarkId::new("miss", n), &miss, |b, q| {
+            b.iter(|| black_box(set.find(black_box(q), now).is_some()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, evaluate, parse_query, overrides);
 criterion_main!(benches);

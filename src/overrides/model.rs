@@ -286,4 +286,48 @@ mod tests {
         assert!(set.is_empty());
         assert!(set.remove(&key("", "", "s")).is_none());
     }
+
+    proptest::proptest! {
+        /// The set answers what a scan of every override answers: among the live ones that
+        /// cover the query, the most specific.
+        #[test]
+        fn find_agrees_with_a_scan(
+            items in proptest::collection::vec(
+                (0usize..3, 0usize..3, 0usize..3, proptest::option::of(1i64..4)),
+                0..30,
+            ),
+            queries in proptest::collection::vec((0usize..3, 0usize..3, 0usize..3), 1..20),
+            now in 0i64..5,
+        ) {
+            const DOMAINS: [&str; 3] = ["", "d", "e"];
+            const APPS: [&str; 3] = ["", "a", "b"];
+            const STREAMS: [&str; 3] = ["s", "t", "u"];
+            let all: Vec<Override> = items
+                .iter()
+                .map(|&(d, a, s, end)| {
+                    let end = end.and_then(|e| Timestamp::from_second(e).ok());
+                    item(key(DOMAINS[d], APPS[a], STREAMS[s]), true, end)
+                })
+                .collect();
+            // Later duplicates replace earlier ones, as in the set.
+            let mut unique: Vec<Override> = Vec::new();
+            for o in &all {
+                unique.retain(|u| u.key != o.key);
+                unique.push(o.clone());
+            }
+            let set = OverrideSet::new(all);
+            proptest::prop_assert_eq!(set.len(), unique.len());
+            let now = Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH);
+            for (d, a, s) in queries {
+                let q = query(DOMAINS[d], APPS[a], STREAMS[s]);
+                let scan = unique
+                    .iter()
+                    .filter(|o| o.key.stream == q.stream && o.key.covers(&q) && o.is_live(now))
+                    .max_by_key(|o| o.key.specificity())
+                    .map(|o| o.key.clone());
+                let found = set.find(&q, now).map(|o| o.key.clone());
+                proptest::prop_assert_eq!(found, scan);
+            }
+        }
+    }
 }
