@@ -23,7 +23,7 @@ BIG_RULES = 100_000
 BIG_SHAPE = os.environ.get("BIG_SHAPE", "glob")  # exact and glob patterns, as the goal states
 TARGET_RULE = 4_999  # in the middle of the file: a linear scan would pass 5,000 rules
 SERVER_CORE, LOAD_CORE = "0", "1"
-RECGATE = "target/release/recgate"
+RECGATE = os.environ.get("RECGATE_BIN", "target/release/recgate")
 GEN = "target/release/examples/gen_rules"
 TICKS = os.sysconf("SC_CLK_TCK")
 

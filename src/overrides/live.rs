@@ -169,13 +169,15 @@ impl Overrides {
     pub async fn delete(&self, key: &OverrideKey) -> Result<Option<Arc<Override>>, WriteError> {
         let store = self.store()?;
         let _sync = self.sync.lock().await;
-        let stored = self
+        let deleted = self
             .checked(store.delete(key).await)
             .map_err(WriteError::Unavailable)?;
         let mut next = OverrideSet::clone(&self.snapshot.load_full());
-        let removed = next.remove(key);
+        next.remove(key);
         self.publish(next);
-        Ok(if stored { removed } else { None })
+        // What the store held, which another replica may have written after this
+        // replica's last sync.
+        Ok(deleted.map(Arc::new))
     }
 
     /// Purges expired overrides from the store and replaces the snapshot with what it holds.

@@ -137,7 +137,9 @@ const UPSERT: &str = "INSERT INTO overrides \
     interval_mp4 = excluded.interval_mp4, interval_flv = excluded.interval_flv, \
     interval_m3u8 = excluded.interval_m3u8, reason = excluded.reason, \
     created_at = excluded.created_at, expires_at = excluded.expires_at";
-const DELETE: &str = "DELETE FROM overrides WHERE domain = $1 AND app = $2 AND stream = $3";
+const DELETE: &str = "DELETE FROM overrides WHERE domain = $1 AND app = $2 AND stream = $3 \
+    RETURNING domain, app, stream, record, formats, interval_mp4, interval_flv, interval_m3u8, \
+    reason, created_at, expires_at";
 const SELECT_ALL: &str = "SELECT domain, app, stream, record, formats, interval_mp4, \
     interval_flv, interval_m3u8, reason, created_at, expires_at FROM overrides";
 const PURGE: &str = "DELETE FROM overrides WHERE expires_at IS NOT NULL AND expires_at <= $1";
@@ -232,16 +234,29 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the override of `key`; `false` when there was none.
-    pub async fn delete(&self, key: &OverrideKey) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self, pool => sqlx::query(DELETE)
+    /// Deletes the override of `key`, returning what was stored; `None` when there was none.
+    pub async fn delete(&self, key: &OverrideKey) -> Result<Option<Override>, StoreError> {
+        let deleted: Option<Row> = on_pool!(self, pool => sqlx::query_as(DELETE)
             .bind(&key.domain)
             .bind(&key.app)
             .bind(&key.stream)
-            .execute(pool)
-            .await?
-            .rows_affected());
-        Ok(deleted > 0)
+            .fetch_optional(pool)
+            .await?);
+        // A row that no longer reads (edited by hand) was still deleted.
+        Ok(deleted.map(|row| {
+            let fallback = Override::new(
+                OverrideKey {
+                    domain: row.domain.clone(),
+                    app: row.app.clone(),
+                    stream: row.stream.clone(),
+                },
+                Decision::plain(row.record),
+                None,
+                Timestamp::UNIX_EPOCH,
+                None,
+            );
+            row.into_override().unwrap_or(fallback)
+        }))
     }
 
     /// Deletes every override expired at `now`; returns how many.
@@ -396,8 +411,8 @@ mod tests {
         );
         assert_eq!(store.count().await?, 0);
         store.put(&item).await?;
-        assert!(store.delete(&item.key).await?);
-        assert!(!store.delete(&item.key).await?);
+        assert_eq!(store.delete(&item.key).await?, Some(item.clone()));
+        assert_eq!(store.delete(&item.key).await?, None);
         store.close().await;
         // A second open of the same file migrates nothing and sees the same rows.
         let again = Store::open(&spec, Duration::from_secs(5)).await?;

@@ -489,3 +489,30 @@ async fn an_override_set_by_the_cli_survives_kill_9_right_after_the_answer() {
     assert!(!ok);
     assert!(err.contains("interval.mp4"), "{err}");
 }
+
+#[tokio::test]
+async fn a_replica_deletes_what_another_wrote_before_it_synced() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = dir.path().join("shared.db");
+    let extra = format!(
+        "[overrides]\nstore = \"sqlite:{}\"\nresync_interval = \"1h\"\n",
+        store.display()
+    );
+    let text = config_with_token(&dir, &extra);
+    let a = TestServer::start(&text).await;
+    let b = TestServer::start(&text).await;
+    let (status, _) = put(
+        &a.admin_url(""),
+        &json!({"stream": "s1", "record": false, "reason": "via a"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(b.state.overrides().snapshot().len(), 0, "b has not synced");
+    let (status, deleted) = call(reqwest::Method::DELETE, &b.admin_url(""), "stream=s1").await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(
+        deleted["reason"], "via a",
+        "answered from the store: {deleted}"
+    );
+    assert_eq!(a.state.overrides().resync().await.expect("resync"), 0);
+}
