@@ -7,8 +7,9 @@
 use super::error::ApiError;
 use super::middleware::answer_panic;
 use crate::metrics::{ReasonLabels, RuleLabels};
-use crate::overrides::OVERRIDE_RULE_NAME;
+use crate::overrides::{OVERRIDE_RULE_NAME, OverrideKey};
 use crate::query::Query;
+use crate::rules::Answer;
 use crate::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
 use crate::state::AppState;
 use axum::extract::Request;
@@ -56,39 +57,41 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let overrides = state.overrides().snapshot();
-    if let Some(item) = overrides.find(&query, now) {
-        let record = item.answer.decision.record;
-        state.override_counter(record).inc();
-        tracing::info!(
-            request_id,
-            domain = ?query.domain,
-            app = ?query.app,
-            stream = ?query.stream,
-            codec = %query.codec,
-            vbitrate = query.vbitrate,
-            rule = OVERRIDE_RULE_NAME,
-            override_key = %item.key,
-            need_record = record,
-            latency_us = started.elapsed().as_micros() as u64,
-            "callback"
-        );
-        return json(item.answer.body.clone());
-    }
-    let verdict = live.rules.evaluate(&query);
-    if let Some(counter) = live.counter(&verdict) {
-        counter.inc();
-    }
-    live.touch(verdict.index, now_ms);
-    if let Some(shadow) = verdict.shadow {
-        state
-            .metrics()
-            .shadow_matches
-            .get_or_create(&RuleLabels {
-                rule: shadow.name.clone(),
-            })
-            .inc();
-        live.touch(verdict.shadow_index, now_ms);
-    }
+    let verdict;
+    let decided = match overrides.find(&query, now) {
+        Some(item) => {
+            state.override_counter(item.answer.decision.record).inc();
+            Decided {
+                rule: OVERRIDE_RULE_NAME,
+                override_key: Some(&item.key),
+                shadow_rule: None,
+                answer: &item.answer,
+            }
+        }
+        None => {
+            verdict = live.rules.evaluate(&query);
+            if let Some(counter) = live.counter(&verdict) {
+                counter.inc();
+            }
+            live.touch(verdict.index, now_ms);
+            if let Some(shadow) = verdict.shadow {
+                state
+                    .metrics()
+                    .shadow_matches
+                    .get_or_create(&RuleLabels {
+                        rule: shadow.name.clone(),
+                    })
+                    .inc();
+                live.touch(verdict.shadow_index, now_ms);
+            }
+            Decided {
+                rule: verdict.rule_name(),
+                override_key: None,
+                shadow_rule: verdict.shadow.map(|r| r.name.as_str()),
+                answer: verdict.answer,
+            }
+        }
+    };
     tracing::info!(
         request_id,
         domain = ?query.domain,
@@ -96,13 +99,22 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
         stream = ?query.stream,
         codec = %query.codec,
         vbitrate = query.vbitrate,
-        rule = verdict.rule_name(),
-        shadow_rule = verdict.shadow.map(|r| r.name.as_str()),
-        need_record = verdict.answer.decision.record,
+        rule = decided.rule,
+        override_key = decided.override_key.map(tracing::field::display),
+        shadow_rule = decided.shadow_rule,
+        need_record = decided.answer.decision.record,
         latency_us = started.elapsed().as_micros() as u64,
         "callback"
     );
-    json(verdict.answer.body.clone())
+    json(decided.answer.body.clone())
+}
+
+/// What answered a callback: an override or a rule (or the default).
+struct Decided<'a> {
+    rule: &'a str,
+    override_key: Option<&'a OverrideKey>,
+    shadow_rule: Option<&'a str>,
+    answer: &'a Answer,
 }
 
 /// A 200 with a prepared JSON body.

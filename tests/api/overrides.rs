@@ -444,12 +444,17 @@ async fn an_override_set_by_the_cli_survives_kill_9_right_after_the_answer() {
         "the store sits next to the config"
     );
 
-    let server = ServerProcess::start(&config, &admin_flag);
+    let mut server = ServerProcess::start(&config, &admin_flag);
     let admin = server.admin.expect("admin listener");
     let (_, _, body) = fetch(&format!("http://{}{SAMPLE_QUERY}", server.addr)).await;
     assert_eq!(
         body,
         r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"Mp4":600},"Format":["mp4"]}"#
+    );
+    let logged = server.wait_for_log("override_key=");
+    assert!(
+        logged.contains(r#"rule="override""#) && logged.contains("override_key=*/seq_all/s1"),
+        "{logged}"
     );
     let (ok, out, _) = override_cli(admin, &["list"]);
     assert!(ok);

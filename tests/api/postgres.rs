@@ -111,17 +111,25 @@ impl PgCluster {
         self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
     }
 
-    fn run(&self, program: &str, args: &[&str]) {
+    /// `program` from the server's binaries, run as the cluster's user.
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let output = match &self.user {
-            Some(user) => Command::new("runuser")
-                .args(["-u", user, "--"])
-                .arg(&path)
-                .args(args)
-                .output(),
-            None => Command::new(&path).args(args).output(),
+        match &self.user {
+            Some(user) => {
+                let mut command = Command::new("runuser");
+                command.args(["-u", user, "--"]).arg(path);
+                command
+            }
+            None => Command::new(path),
         }
-        .unwrap_or_else(|e| panic!("{} runs: {e}", path.display()));
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program} runs: {e}"));
         assert!(
             output.status.success(),
             "{program} {args:?} failed: {}{}",
@@ -134,16 +142,10 @@ impl PgCluster {
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let data = self.data().display().to_string();
-        let path = self.bin.join("pg_ctl");
-        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        let _ = match &self.user {
-            Some(user) => Command::new("runuser")
-                .args(["-u", user, "--"])
-                .arg(&path)
-                .args(args)
-                .output(),
-            None => Command::new(&path).args(args).output(),
-        };
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .output();
     }
 }
 
