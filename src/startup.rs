@@ -156,6 +156,8 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         source,
         ..
     } = config;
+    // The reloader compares the file with the file, not with the command line.
+    let (file_admin, file_overrides) = (admin.clone(), overrides.clone());
     admin.listen = options.admin_listen.or(admin.listen);
     admin
         .check_exposure()
@@ -195,8 +197,8 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         let settings = StartedWith {
             source: &source,
             server: &server,
-            admin: &admin,
-            overrides: &overrides,
+            admin: &file_admin,
+            overrides: &file_overrides,
         };
         let reloader = Reloader::with_settings(settings, state.clone());
         tasks.push(reloader.spawn(stop.clone(), options.watch)?);

@@ -339,6 +339,26 @@ fn a_setting_that_cannot_change_live_is_reported_as_needing_a_restart() {
 }
 
 #[test]
+fn settings_given_on_the_command_line_are_not_reported_on_reload() {
+    use std::io::BufRead as _;
+    let file = config_file(&config_recording("a"));
+    let flags = ["--admin-listen", "127.0.0.1:0", "--overrides-store", "off"];
+    let mut server = ServerProcess::start(file.path(), &flags);
+    std::fs::write(file.path(), config_recording("b")).expect("write");
+    server.signal(Signal::SIGHUP);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = server.stdout.read_line(&mut line).expect("log readable");
+        assert!(read > 0, "server exited before reloading");
+        assert!(!line.contains("needs a restart"), "{line}");
+        if line.contains("config reloaded") {
+            break;
+        }
+    }
+}
+
+#[test]
 fn json_logs_carry_every_callback_field_and_the_request_id() {
     let file = config_file(CONFIG);
     let mut server = ServerProcess::start(file.path(), &["--log-format", "json"]);
