@@ -1,4 +1,5 @@
-//! Operators' endpoints: Prometheus metrics and the live rule set as JSON.
+//! Operators' endpoints: Prometheus metrics, the live rule set and explain as JSON, and the
+//! bearer-token check in front of them.
 
 use super::error::ApiError;
 use crate::decision::{Decision, Format, Interval};
