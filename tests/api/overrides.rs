@@ -493,6 +493,9 @@ async fn an_override_set_by_the_cli_survives_kill_9_right_after_the_answer() {
     let (ok, _, err) = override_cli(admin, &["set", "s1", "--record", "--interval", "mp4=1"]);
     assert!(!ok);
     assert!(err.contains("interval.mp4"), "{err}");
+    let (ok, _, err) = override_cli(admin, &["list", "--token", "not-the-admin-token"]);
+    assert!(!ok, "a wrong token is refused");
+    assert!(err.contains("401") && err.contains("unauthorized"), "{err}");
 }
 
 #[tokio::test]
