@@ -69,6 +69,8 @@ pub struct Overrides {
     spec: StoreSpec,
     store: Option<Store>,
     snapshot: ArcSwap<OverrideSet>,
+    /// Whether `snapshot` holds any override.
+    any: AtomicBool,
     /// Serialises "change the store, then the snapshot" against "read the store, then
     /// replace the snapshot", so a resync never brings back what a write just changed.
     sync: tokio::sync::Mutex<()>,
@@ -109,6 +111,7 @@ impl Overrides {
             spec,
             store,
             snapshot: ArcSwap::from_pointee(OverrideSet::default()),
+            any: AtomicBool::new(false),
             sync: tokio::sync::Mutex::new(()),
             health: Mutex::new((None, None)),
             gauges,
@@ -123,6 +126,12 @@ impl Overrides {
     /// The snapshot; hold it for one request only.
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<OverrideSet>> {
         self.snapshot.load()
+    }
+
+    /// Whether any override is stored: one atomic read, so that the callback pays
+    /// nothing more when, as usual, there are none.
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
     }
 
     /// The store's health and the snapshot's size.
@@ -207,7 +216,9 @@ impl Overrides {
 
     fn publish(&self, set: OverrideSet) {
         self.gauges.loaded.set(set.len() as i64);
+        let any = !set.is_empty();
         self.snapshot.store(Arc::new(set));
+        self.any.store(any, Ordering::Release);
     }
 
     /// Passes `result` through, noting whether the store answered.
