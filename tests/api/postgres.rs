@@ -188,19 +188,28 @@ async fn answer(addr: std::net::SocketAddr) -> String {
     response.text().await.expect("body")
 }
 
-/// Polls replica `addr` until its answer contains `needle`; returns how long it took.
-async fn until_answer(addr: std::net::SocketAddr, needle: &str, limit: Duration) -> Duration {
+/// Polls `check` every 10 ms until it holds; returns how long that took, or fails once
+/// `limit` has passed.
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let started = Instant::now();
-    loop {
-        if answer(addr).await.contains(needle) {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < limit,
-            "replica {addr} did not answer {needle:?} within {limit:?}"
-        );
+    while !check().await {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    started.elapsed()
+}
+
+/// Polls replica `addr` until its answer contains `needle`; returns how long it took.
+async fn until_answer(addr: std::net::SocketAddr, needle: &str, limit: Duration) -> Duration {
+    let what = format!("replica {addr} answering {needle:?}");
+    eventually(&what, limit, || async move {
+        answer(addr).await.contains(needle)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -300,14 +309,11 @@ async fn readiness(server: &TestServer) -> Value {
 }
 
 async fn until_store(server: &TestServer, up: bool, limit: Duration) {
-    let started = Instant::now();
-    while readiness(server).await["overrides"]["up"] != up {
-        assert!(
-            started.elapsed() < limit,
-            "store up={up} not reported within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("store reported up={up}");
+    eventually(&what, limit, || async {
+        readiness(server).await["overrides"]["up"] == up
+    })
+    .await;
 }
 
 #[tokio::test]
