@@ -2,7 +2,8 @@
 //! API, so nobody has to hand-write JSON for curl.
 
 use crate::cli::{OverrideAction, OverrideArgs, OverrideKeyArgs, OverrideSetArgs};
-use crate::overrides::{IntervalRequest, OverrideRequest, OverrideView};
+use crate::config::RawInterval;
+use crate::overrides::{OverrideRequest, OverrideView};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -131,7 +132,7 @@ fn key_params(key: &OverrideKeyArgs) -> Vec<(&'static str, String)> {
 
 /// The request body `set` sends; the server validates it (and names any bad field).
 fn set_request(set: &OverrideSetArgs) -> Result<OverrideRequest, String> {
-    let mut interval: Option<IntervalRequest> = None;
+    let mut interval: Option<RawInterval> = None;
     for entry in &set.intervals {
         let (format, secs) = entry.split_once('=').ok_or(format!(
             "--interval {entry:?}: expected FORMAT=SECONDS, e.g. mp4=600"

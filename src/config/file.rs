@@ -4,7 +4,7 @@
 //! `[default]` and each rule as raw TOML tables (`RawConfig<toml::Table, toml::Table>`),
 //! deserialised one by one in `compile`, so an error inside a rule can name that rule.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -184,14 +184,18 @@ pub struct RawBitrate {
     pub max: Option<u64>,
 }
 
-/// `interval = { mp4 = .., flv = .., m3u8 = .. }`, seconds.
-#[derive(Debug, Deserialize)]
+/// `interval = { mp4 = .., flv = .., m3u8 = .. }`, seconds; also the `interval` of an
+/// override request.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInterval {
     /// MP4 recording cycle. Default: not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mp4: Option<i64>,
     /// FLV recording cycle. Default: not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flv: Option<i64>,
     /// HLS recording cycle. Default: not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub m3u8: Option<i64>,
 }

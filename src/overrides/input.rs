@@ -37,7 +37,7 @@ pub struct OverrideRequest {
     pub formats: Option<Vec<String>>,
     /// `Interval`, seconds per format, as in the config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<IntervalRequest>,
+    pub interval: Option<RawInterval>,
     /// Lifetime in seconds from now, 1..=`MAX_TTL_SECS`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
@@ -47,21 +47,6 @@ pub struct OverrideRequest {
     /// Free text, e.g. who asked and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// `interval` of a request: the config's keys.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntervalRequest {
-    /// MP4 cycle, seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mp4: Option<i64>,
-    /// FLV cycle, seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flv: Option<i64>,
-    /// HLS cycle, seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub m3u8: Option<i64>,
 }
 
 /// One problem with a request: the field and what is wrong.
@@ -124,12 +109,7 @@ impl OverrideRequest {
             &self.stream,
             &mut problems,
         );
-        let interval = self.interval.map(|i| RawInterval {
-            mp4: i.mp4,
-            flv: i.flv,
-            m3u8: i.m3u8,
-        });
-        let decision = check_decision(self.record, self.formats.as_deref(), interval.as_ref())
+        let decision = check_decision(self.record, self.formats.as_deref(), self.interval.as_ref())
             .map_err(|list| {
                 problems.extend(list.into_iter().map(|p| FieldProblem {
                     field: p.field.unwrap_or_default(),

@@ -10,8 +10,8 @@ mod model;
 mod store;
 
 pub use input::{
-    FieldProblem, IntervalRequest, MAX_KEY_FIELD_BYTES, MAX_OVERRIDE_BODY_BYTES, MAX_REASON_BYTES,
-    MAX_TTL_SECS, OverrideRequest, OverrideView, check_key, raw_json,
+    FieldProblem, MAX_KEY_FIELD_BYTES, MAX_OVERRIDE_BODY_BYTES, MAX_REASON_BYTES, MAX_TTL_SECS,
+    OverrideRequest, OverrideView, check_key, raw_json,
 };
 pub use live::{
     LISTEN_RETRY_MAX, LISTEN_RETRY_MIN, MAX_OVERRIDES, Overrides, StoreStatus, WriteError,
