@@ -53,8 +53,6 @@ pub struct StoreStatus {
     pub loaded: usize,
     /// When the snapshot was last read whole from the store.
     pub last_sync: Option<Timestamp>,
-    /// The last error, while down.
-    pub error: Option<String>,
 }
 
 /// Metric handles the overrides update.
@@ -75,7 +73,8 @@ pub struct Overrides {
     /// replace the snapshot", so a resync never brings back what a write just changed.
     sync: tokio::sync::Mutex<()>,
     up: AtomicBool,
-    health: Mutex<(Option<Timestamp>, Option<String>)>,
+    /// When the snapshot was last read whole from the store.
+    last_sync: Mutex<Option<Timestamp>>,
     gauges: Gauges,
 }
 
@@ -113,7 +112,7 @@ impl Overrides {
             snapshot: ArcSwap::from_pointee(OverrideSet::default()),
             any: AtomicBool::new(false),
             sync: tokio::sync::Mutex::new(()),
-            health: Mutex::new((None, None)),
+            last_sync: Mutex::new(None),
             gauges,
         }
     }
@@ -136,18 +135,11 @@ impl Overrides {
 
     /// The store's health and the snapshot's size.
     pub fn status(&self) -> StoreStatus {
-        let (last_sync, error) = self
-            .health
-            .lock()
-            .map(|h| h.clone())
-            .unwrap_or((None, None));
-        let up = self.up.load(Ordering::Acquire);
         StoreStatus {
             store: self.spec.kind(),
-            up,
+            up: self.up.load(Ordering::Acquire),
             loaded: self.snapshot.load().len(),
-            last_sync,
-            error: if up { None } else { error },
+            last_sync: self.last_sync.lock().map_or(None, |t| *t),
         }
     }
 
@@ -208,8 +200,8 @@ impl Overrides {
         let set = OverrideSet::new(overrides);
         let count = set.len();
         self.publish(set);
-        if let Ok(mut health) = self.health.lock() {
-            health.0 = Some(Timestamp::now());
+        if let Ok(mut last_sync) = self.last_sync.lock() {
+            *last_sync = Some(Timestamp::now());
         }
         Ok(count)
     }
@@ -233,9 +225,6 @@ impl Overrides {
     fn mark(&self, up: bool, error: Option<String>) {
         let was_up = self.up.swap(up, Ordering::AcqRel);
         self.gauges.store_up.set(i64::from(up));
-        if let Ok(mut health) = self.health.lock() {
-            health.1 = error.clone();
-        }
         match (was_up, up) {
             (true, false) => tracing::error!(
                 store = %self.spec,
