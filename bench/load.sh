@@ -5,6 +5,7 @@
 #
 #   bench/load.sh                # 3 rounds of 10 s each
 #   ROUNDS=5 DURATION=15 bench/load.sh
+#   BIG=0 bench/load.sh          # the callback comparison only
 #
 # Needs two cores. Installs wrk and nginx from the distribution's packages if missing.
 set -euo pipefail

@@ -3,17 +3,23 @@
 
 mod support;
 
+use axum::body::Body;
+use axum::extract::Request;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use futures_util::FutureExt;
 use jiff::Timestamp;
 use recgate::config::Config;
 use recgate::decision::Decision;
+use recgate::http::router;
 use recgate::overrides::{Override, OverrideKey, OverrideSet};
 use recgate::query::Query;
 use recgate::rules::RuleSet;
+use recgate::state::AppState;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 use support::generate::{Shape, config_text, query_for, query_missing};
+use tower::ServiceExt;
 
 fn rule_set(n: usize, shape: Shape) -> RuleSet {
     Config::from_str(&config_text(n, shape), Path::new("bench.toml"))
@@ -103,5 +109,32 @@ fn overrides(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, evaluate, parse_query, overrides);
+/// A whole callback through the public application (every layer but the socket and
+/// hyper's parsing): 10,000 mixed rules, a request for rule 4,999.
+fn callback(c: &mut Criterion) {
+    let config = Config::from_str(&config_text(10_000, Shape::Mixed), Path::new("bench.toml"))
+        .expect("generated config is valid");
+    let state = AppState::new(config.rules, None, config.source);
+    let app = router(state, "/", Duration::from_secs(10));
+    let uri = format!("/?{}", query_for(4_999, Shape::Mixed));
+    let request = || {
+        Request::builder()
+            .uri(uri.as_str())
+            .body(Body::empty())
+            .expect("valid request")
+    };
+    c.bench_function("callback/app", |b| {
+        b.iter(|| {
+            let response = app
+                .clone()
+                .oneshot(request())
+                .now_or_never()
+                .expect("the callback answers at once")
+                .expect("infallible");
+            black_box(response.status())
+        })
+    });
+}
+
+criterion_group!(benches, evaluate, parse_query, overrides, callback);
 criterion_main!(benches);

@@ -7,8 +7,8 @@
 use crate::decision::Decision;
 use crate::query::Query;
 use crate::rules::Answer;
+use foldhash::HashMap;
 use jiff::Timestamp;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 

@@ -12,11 +12,11 @@
 use super::pattern::Pattern;
 use super::rule::Rule;
 use crate::query::Query;
+use foldhash::HashMap;
 use globset::{Candidate, GlobSet, GlobSetBuilder};
 use regex::{RegexSet, RegexSetBuilder};
 use smallvec::SmallVec;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// SECURITY: memory bound for one combined regex set; past it, those regex rules are
 /// checked one by one instead (slower, same answers).
