@@ -7,10 +7,11 @@ use axum::body::Body;
 use axum::extract::Request;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt;
+use hyper::service::Service;
 use jiff::Timestamp;
 use recgate::config::Config;
 use recgate::decision::Decision;
-use recgate::http::router;
+use recgate::http::{Edge, router};
 use recgate::overrides::{Override, OverrideKey, OverrideSet};
 use recgate::query::Query;
 use recgate::rules::RuleSet;
@@ -109,13 +110,15 @@ fn overrides(c: &mut Criterion) {
     group.finish();
 }
 
-/// A whole callback through the public application (every layer but the socket and
-/// hyper's parsing): 10,000 mixed rules, a request for rule 4,999.
+/// A whole callback as the server answers it, short of the socket and hyper's parsing:
+/// `inline` (what a connection runs) and `stack` (the same request through the tower
+/// middleware, as every other request goes): 10,000 mixed rules, a request for rule 4,999.
 fn callback(c: &mut Criterion) {
     let config = Config::from_str(&config_text(10_000, Shape::Mixed), Path::new("bench.toml"))
         .expect("generated config is valid");
     let state = AppState::new(config.rules, None, config.source);
-    let app = router(state, "/", Duration::from_secs(10));
+    let stack = router(state.clone(), "/", Duration::from_secs(10));
+    let edge = Edge::with_callback(stack.clone(), "/", state);
     let uri = format!("/?{}", query_for(4_999, Shape::Mixed));
     let request = || {
         Request::builder()
@@ -123,9 +126,10 @@ fn callback(c: &mut Criterion) {
             .body(Body::empty())
             .expect("valid request")
     };
-    c.bench_function("callback/app", |b| {
+    let mut group = c.benchmark_group("callback");
+    group.bench_function("stack", |b| {
         b.iter(|| {
-            let response = app
+            let response = stack
                 .clone()
                 .oneshot(request())
                 .now_or_never()
@@ -134,6 +138,17 @@ fn callback(c: &mut Criterion) {
             black_box(response.status())
         })
     });
+    group.bench_function("inline", |b| {
+        b.iter(|| {
+            let response = edge
+                .call(request())
+                .now_or_never()
+                .expect("the callback answers at once")
+                .expect("infallible");
+            black_box(response.status())
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, evaluate, parse_query, overrides, callback);

@@ -1,11 +1,12 @@
 //! The recording callback: parse the query, evaluate the rules, send the prepared body.
 //!
-//! Served by a route of its own in front of the router: the callback is nearly all of the
-//! traffic, and answering it is a synchronous function of the request, so it needs no
-//! routing table, extractors or boxed futures.
+//! `decide` is the answer itself. Connections reach it inline through `Edge`; the router
+//! also serves it, through `CallbackRoute` in front of its routing table, so that the
+//! router is complete on its own and the inline path has a reference to be held to.
 
 use super::error::ApiError;
 use super::middleware::answer_panic;
+use super::request_id::REQUEST_ID_HEADER;
 use crate::metrics::{ReasonLabels, RuleLabels};
 use crate::overrides::{OVERRIDE_RULE_NAME, OverrideKey};
 use crate::query::Query;
@@ -13,8 +14,9 @@ use crate::rules::Answer;
 use crate::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
 use crate::state::AppState;
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::future::{Either, Ready, ready};
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -26,11 +28,37 @@ use tower::Service;
 /// The answer to `GET|HEAD <callback_path>?domain=&app=&stream=&codec=&vbitrate=`: always
 /// 200 with a decision, whatever the parameters hold.
 pub fn answer(state: &AppState, request: &Request) -> Response {
-    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match decide(
+        state,
+        request.uri(),
+        request.headers(),
+        request_id,
+        Instant::now(),
+    ) {
+        Ok(body) => json(body),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The body of the answer to a callback that arrived at `started`: the prepared decision of
+/// the override or rule that matches, or a refusal when the signature is enforced and
+/// does not verify. Counts and logs the decision.
+pub fn decide(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    request_id: &str,
+    started: Instant,
+) -> Result<Bytes, ApiError> {
     let now_ms = unix_ms();
     let live = state.rules();
     if let Some(verifier) = &live.auth
-        && let Err(failure) = check_signature(verifier, request, now_ms)
+        && let Err(failure) = check_signature(verifier, headers, now_ms)
     {
         state
             .metrics()
@@ -45,17 +73,12 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
             "callback signature did not verify"
         );
         if verifier.mode == Mode::Enforce {
-            return ApiError::Forbidden(failure).into_response();
+            return Err(ApiError::Forbidden(failure));
         }
     }
-    let mut query = Query::parse(request.uri().query().unwrap_or_default());
+    let mut query = Query::parse(uri.query().unwrap_or_default());
     let now = jiff::Timestamp::from_millisecond(now_ms as i64).unwrap_or_default();
     query.at = Some(now);
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     let overrides = state.overrides();
     let snapshot = overrides.any().then(|| overrides.snapshot());
     let verdict;
@@ -107,7 +130,7 @@ pub fn answer(state: &AppState, request: &Request) -> Response {
         latency_us = started.elapsed().as_micros() as u64,
         "callback"
     );
-    json(decided.answer.body.clone())
+    Ok(decided.answer.body.clone())
 }
 
 /// What answered a callback: an override or a rule (or the default).
@@ -119,7 +142,7 @@ struct Decided<'a> {
 }
 
 /// A 200 with a prepared JSON body.
-fn json(body: bytes::Bytes) -> Response {
+fn json(body: Bytes) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -131,8 +154,7 @@ fn json(body: bytes::Bytes) -> Response {
 }
 
 /// Checks the platform's signature headers against the server's clock.
-fn check_signature(verifier: &Verifier, request: &Request, now_ms: u64) -> Result<(), Failure> {
-    let headers = request.headers();
+fn check_signature(verifier: &Verifier, headers: &HeaderMap, now_ms: u64) -> Result<(), Failure> {
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
     let now = (now_ms / 1000) as i64;
     verifier.verify(

@@ -41,7 +41,8 @@ impl<T> App for T where
 /// 3. the 2,048-character query cap.
 ///
 /// Panics are caught closer to the handlers: `CallbackRoute` around the callback (no
-/// allocation on the hot path), `catch_panics` around the router.
+/// allocation on the hot path), `catch_panics` around the router. A connection's callbacks
+/// skip this stack: `Edge` does the same for them inline.
 pub fn stack<S>(app: S, state: AppState, routes: Routes) -> impl App
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,

@@ -1,11 +1,13 @@
 //! The HTTP edge: `router(state, path)` for the public callback port and
-//! `admin_router(state)` for operators, both wrapped by one middleware stack.
+//! `admin_router(state)` for operators, both wrapped by one middleware stack, and `Edge`,
+//! the service a connection runs, which answers the callback itself in front of the router.
 //!
 //! Handlers stay thin: they turn a request into a `Query`, ask the rule set, and send the
 //! prepared answer.
 
 mod admin;
 mod callback;
+mod edge;
 mod error;
 mod health;
 mod middleware;
@@ -14,6 +16,7 @@ mod overrides;
 mod query_cap;
 mod request_id;
 
+pub use edge::{Edge, EdgeBody};
 pub use error::{ApiError, Rejected};
 pub use middleware::App;
 pub use observe::UNMATCHED_ROUTE;

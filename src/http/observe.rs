@@ -4,6 +4,7 @@
 use super::error::Rejected;
 use crate::metrics::{Metrics, ReasonLabels, RequestLabels, RouteLabel};
 use axum::extract::Request;
+use axum::http;
 use axum::response::Response;
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -123,26 +124,43 @@ where
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
         if let Ok(response) = &result {
-            let metrics = this.metrics;
-            if *this.timed {
-                metrics
-                    .decision_duration
-                    .observe(this.started.elapsed().as_secs_f64());
-            }
-            if let Some(Rejected(reason)) = response.extensions().get::<Rejected>() {
-                metrics
-                    .rejected
-                    .get_or_create(&ReasonLabels { reason })
-                    .inc();
-            }
-            metrics
-                .http_requests
-                .get_or_create(&RequestLabels {
-                    route: this.route.clone(),
-                    status: response.status().as_u16(),
-                })
-                .inc();
+            record(
+                this.metrics,
+                this.route,
+                *this.timed,
+                *this.started,
+                response,
+            );
         }
         Poll::Ready(result)
     }
+}
+
+/// Counts an answered request by route and status (and its refusal reason, if any); for
+/// the `timed` route, also observes its latency since `started`.
+pub fn record<B>(
+    metrics: &Metrics,
+    route: &RouteLabel,
+    timed: bool,
+    started: Instant,
+    response: &http::Response<B>,
+) {
+    if timed {
+        metrics
+            .decision_duration
+            .observe(started.elapsed().as_secs_f64());
+    }
+    if let Some(Rejected(reason)) = response.extensions().get::<Rejected>() {
+        metrics
+            .rejected
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+    metrics
+        .http_requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            status: response.status().as_u16(),
+        })
+        .inc();
 }

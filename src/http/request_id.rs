@@ -1,9 +1,12 @@
 //! Request ids without a system call per request: UUID-shaped values from a per-process
 //! random seed and a counter, mixed so that consecutive ids do not look alike.
 
-use axum::http::{HeaderValue, Request};
+use axum::http::{HeaderName, HeaderValue, Request};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tower_http::request_id::{MakeRequestId, RequestId};
+
+/// The header that carries a request's id, kept when the client sent one.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Makes `x-request-id` values for requests that arrive without one.
 #[derive(Debug, Clone)]
@@ -30,8 +33,9 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-impl MakeRequestId for MakeFastRequestId {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+impl MakeFastRequestId {
+    /// The next id.
+    pub fn next_id(&self) -> Option<HeaderValue> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let high = mix(self.seed ^ n);
         let low = mix(high ^ n.rotate_left(32));
@@ -41,7 +45,13 @@ impl MakeRequestId for MakeFastRequestId {
         .into_uuid();
         let mut buffer = uuid::Uuid::encode_buffer();
         let text = id.hyphenated().encode_lower(&mut buffer);
-        HeaderValue::from_str(text).ok().map(RequestId::new)
+        HeaderValue::from_str(text).ok()
+    }
+}
+
+impl MakeRequestId for MakeFastRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        self.next_id().map(RequestId::new)
     }
 }
 
