@@ -4,7 +4,6 @@
 //! every readable query string yields a `Query`, however odd its contents.
 
 use compact_str::CompactString;
-use std::borrow::Cow;
 use std::fmt;
 
 /// The parameters the platform sends, decoded.
@@ -77,53 +76,50 @@ impl Query {
     /// `+` is a space, invalid percent-escapes are kept literally and invalid UTF-8 is
     /// replaced with U+FFFD.
     pub fn parse(raw: &str) -> Query {
-        if raw.bytes().any(|b| b == b'%' || b == b'+') {
-            Query::from_pairs(form_urlencoded::parse(raw.as_bytes()))
-        } else {
-            // Nothing to decode (the usual case): the values are slices of `raw`.
-            Query::from_pairs(plain_pairs(raw).map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v))))
-        }
-    }
-
-    fn from_pairs<'a>(pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>) -> Query {
-        let mut seen = Seen::default();
         let mut query = Query::default();
-        for (key, value) in pairs {
-            match key.as_ref() {
-                "domain" if !seen.domain => {
-                    seen.domain = true;
-                    query.domain = lowercase(&value);
+        let mut seen = Seen::default();
+        // Split as `form_urlencoded::parse` splits: empty pairs are skipped, the first `=`
+        // splits, a pair without one has an empty value. Only a pair with something to
+        // decode goes through it; the usual pair is read in place.
+        for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
+            if pair.bytes().any(|b| b == b'%' || b == b'+') {
+                if let Some((key, value)) = form_urlencoded::parse(pair.as_bytes()).next() {
+                    query.set(&mut seen, &key, &value);
                 }
-                "app" if !seen.app => {
-                    seen.app = true;
-                    query.app = CompactString::from(value);
-                }
-                "stream" if !seen.stream => {
-                    seen.stream = true;
-                    query.stream = CompactString::from(value);
-                }
-                "codec" if !seen.codec => {
-                    seen.codec = true;
-                    query.codec = Codec::parse(&value);
-                }
-                "vbitrate" if !seen.vbitrate => {
-                    seen.vbitrate = true;
-                    query.vbitrate = parse_bitrate(&value);
-                }
-                _ => {}
+            } else {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                query.set(&mut seen, key, value);
             }
         }
         query
     }
-}
 
-/// The `key=value` pairs of a query string that needs no decoding, split as
-/// `form_urlencoded::parse` splits them: empty pairs are skipped, the first `=` splits, a
-/// pair without one has an empty value.
-fn plain_pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+    /// Sets parameter `key` to `value` unless it was set already.
+    fn set(&mut self, seen: &mut Seen, key: &str, value: &str) {
+        match key {
+            "domain" if !seen.domain => {
+                seen.domain = true;
+                self.domain = lowercase(value);
+            }
+            "app" if !seen.app => {
+                seen.app = true;
+                self.app = CompactString::from(value);
+            }
+            "stream" if !seen.stream => {
+                seen.stream = true;
+                self.stream = CompactString::from(value);
+            }
+            "codec" if !seen.codec => {
+                seen.codec = true;
+                self.codec = Codec::parse(value);
+            }
+            "vbitrate" if !seen.vbitrate => {
+                seen.vbitrate = true;
+                self.vbitrate = parse_bitrate(value);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `value` lower-cased, copied as is when it has nothing to lower.
@@ -254,9 +250,14 @@ mod tests {
         assert_eq!(query.app, "a=b", "only the first = splits");
     }
 
-    /// The parser before its no-decoding shortcut: every pair through `form_urlencoded`.
+    /// The parser without its shortcut: every pair through `form_urlencoded`.
     fn reference(raw: &str) -> Query {
-        Query::from_pairs(form_urlencoded::parse(raw.as_bytes()))
+        let mut query = Query::default();
+        let mut seen = Seen::default();
+        for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+            query.set(&mut seen, &key, &value);
+        }
+        query
     }
 
     proptest! {
