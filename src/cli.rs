@@ -2,7 +2,7 @@
 
 use crate::config::DEFAULT_CONFIG_PATH;
 use crate::overrides::StoreSpec;
-use crate::telemetry::LogFormat;
+use crate::telemetry::{LOG_BUFFER_LINES, LogFormat};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +75,12 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "RECGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Log lines that may wait for standard output before new ones are dropped (and
+    /// counted in `recgate_log_lines_dropped_total`), so that a slow log reader never
+    /// slows the callback.
+    #[arg(long, env = "RECGATE_LOG_BUFFER_LINES", default_value_t = LOG_BUFFER_LINES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub log_buffer_lines: usize,
 }
 
 /// `recgate check`.

@@ -14,7 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     match Cli::parse().into_command() {
         Command::Serve(args) => {
-            telemetry::init(args.log_format);
+            let _log = telemetry::init(args.log_format, args.log_buffer_lines);
             let config = match Config::from_file(&args.config.config) {
                 Ok(config) => config,
                 Err(error) => return config_failure(&error),

@@ -4,7 +4,10 @@
 //! fixed reason codes, never raw paths or query values.
 
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::encoding::{
+    EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder, MetricEncoder, NoLabelSet,
+};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -82,6 +85,20 @@ pub struct ResultLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: &'static str,
+}
+
+/// `recgate_log_lines_dropped_total`, read from the log writer when scraped.
+#[derive(Debug)]
+struct LogLinesDropped;
+
+impl EncodeMetric for LogLinesDropped {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<NoLabelSet, _, u64>(&crate::telemetry::dropped_lines(), None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
 }
 
 /// Every metric recgate exports.
@@ -204,6 +221,11 @@ impl Metrics {
             "recgate_override_sync_failures",
             "Full reads of the override store that failed",
             override_sync_failures.clone(),
+        );
+        registry.register(
+            "recgate_log_lines_dropped",
+            "Log lines dropped because standard output did not keep up",
+            LogLinesDropped,
         );
         let build_info = Family::<VersionLabels, Gauge>::default();
         build_info

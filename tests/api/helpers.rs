@@ -169,20 +169,35 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `recgate serve --config PATH --listen 127.0.0.1:0` and waits until it serves.
     pub fn start(config: &Path, extra_args: &[&str]) -> ServerProcess {
-        ServerProcess::start_logging(config, extra_args, "info")
+        ServerProcess::start_logging(config, extra_args, "info", &[])
+    }
+
+    /// The same with more environment variables.
+    pub fn start_with_env(
+        config: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        ServerProcess::start_logging(config, extra_args, "info", env)
     }
 
     /// The same without a log line per request, for tests that send many while nobody
-    /// reads the log (a full pipe would block the server).
+    /// reads the log (lines past the log buffer would be dropped, and counted).
     pub fn start_quiet(config: &Path, extra_args: &[&str]) -> ServerProcess {
-        ServerProcess::start_logging(config, extra_args, "info,recgate::http=warn")
+        ServerProcess::start_logging(config, extra_args, "info,recgate::http=warn", &[])
     }
 
-    fn start_logging(config: &Path, extra_args: &[&str], filter: &str) -> ServerProcess {
+    fn start_logging(
+        config: &Path,
+        extra_args: &[&str],
+        filter: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         let mut child = recgate()
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .args(extra_args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", filter)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

@@ -295,6 +295,45 @@ async fn a_request_id_is_echoed_or_generated() {
     assert_eq!(id.len(), 36, "a UUID is generated: {id}");
 }
 
+/// Nobody reads the server's log once it serves: the pipe fills after a few hundred lines.
+/// Callbacks must go on at full speed all the same, dropping and counting lines that no
+/// longer fit in the log buffer, rather than wait for the reader.
+#[tokio::test]
+async fn a_stalled_log_reader_never_stalls_the_callback() {
+    let file = config_file(&config_recording("a"));
+    let flags = ["--admin-listen", "127.0.0.1:0", "--no-watch"];
+    let server =
+        ServerProcess::start_with_env(file.path(), &flags, &[("RECGATE_LOG_BUFFER_LINES", "16")]);
+    let client = client();
+    let url = format!("http://{}/?app=a&stream=s", server.addr);
+    for _ in 0..3_000 {
+        let response = tokio::time::timeout(Duration::from_secs(5), client.get(&url).send())
+            .await
+            .expect("answered without waiting for the log reader")
+            .expect("request reaches the server");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.expect("body"), RECORDED);
+    }
+    let admin = server.admin.expect("an admin listener");
+    let metrics = client
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics body");
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("recgate_log_lines_dropped_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("the dropped-lines counter is exported");
+    assert!(
+        dropped > 1_000,
+        "lines past the buffer are dropped and counted: {dropped}"
+    );
+}
+
 #[test]
 fn sighup_reloads_and_logs_what_changed() {
     let file = config_file(&config_recording("a"));
