@@ -22,6 +22,8 @@ RULES = 10_000
 BIG_RULES = 100_000
 BIG_SHAPE = os.environ.get("BIG_SHAPE", "glob")  # exact and glob patterns, as the goal states
 BIG = os.environ.get("BIG", "1") != "0"  # BIG=0 skips the 100,000-rule part
+LOGGED = os.environ.get("LOGGED", "1") != "0"  # LOGGED=0 skips the row with info logs
+LOGGED_ROW = "recgate, info logs"
 TARGET_RULE = 4_999  # in the middle of the file: a linear scan would pass 5,000 rules
 SERVER_CORE, LOAD_CORE = "0", "1"
 RECGATE = os.environ.get("RECGATE_BIN", "target/release/recgate")
@@ -115,12 +117,16 @@ http {{
     return master, int(worker.stdout.split()[0])
 
 
-def start_recgate(config, port, log):
-    env = dict(os.environ, RUST_LOG="warn")
+def start_recgate(config, port, log, level="warn"):
+    """recgate pinned to the server core; `log` is a file, or None for a pipe that a `cat`
+    process (not pinned) reads, as a container runtime or log collector would."""
+    env = dict(os.environ, RUST_LOG=level)
     proc = subprocess.Popen(
         ["taskset", "-c", SERVER_CORE, RECGATE, "serve", "--config", config,
          "--listen", f"127.0.0.1:{port}", "--no-watch"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        env=env, stdout=log if log else subprocess.PIPE, stderr=subprocess.STDOUT)
+    if log is None:
+        subprocess.Popen(["cat"], stdin=proc.stdout, stdout=subprocess.DEVNULL)
     return proc
 
 
@@ -151,34 +157,38 @@ def main():
     body = subprocess.run([RECGATE, "decide", "--config", config, query], check=True,
                           capture_output=True, text=True).stdout.splitlines()[0]
 
-    ngx_port, rg_port = free_port(), free_port()
+    ngx_port, rg_port, logged_port = free_port(), free_port(), free_port()
     nginx, nginx_worker = start_nginx(work, ngx_port, body)
     log = open(os.path.join(work, "recgate.log"), "w")
     recgate = start_recgate(config, rg_port, log)
+    logged = start_recgate(config, logged_port, None, level="info") if LOGGED else None
     try:
-        wait_http(f"http://127.0.0.1:{rg_port}/healthz")
-        with urllib.request.urlopen(f"http://127.0.0.1:{rg_port}/?{query}") as r:
-            assert r.read().decode() == body, "recgate answers what decide says"
-        runs = {"nginx": [], "recgate": []}
-        targets = {"nginx": (nginx_worker, f"http://127.0.0.1:{ngx_port}/?{query}"),
-                   "recgate": (recgate.pid, f"http://127.0.0.1:{rg_port}/?{query}")}
-        wrk(targets["nginx"][1], 2)  # warm-up
-        wrk(targets["recgate"][1], 2)
+        targets = {"nginx": (nginx_worker, f"http://127.0.0.1:{ngx_port}/?{query}")}
+        for name, proc, port in (("recgate", recgate, rg_port), (LOGGED_ROW, logged, logged_port)):
+            if proc is None:
+                continue
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/?{query}") as r:
+                assert r.read().decode() == body, "recgate answers what decide says"
+            targets[name] = (proc.pid, f"http://127.0.0.1:{port}/?{query}")
+        runs = {name: [] for name in targets}
+        for _, url in targets.values():
+            wrk(url, 2)  # warm-up
         for round_ in range(ROUNDS):
-            order = ["nginx", "recgate"] if round_ % 2 == 0 else ["recgate", "nginx"]
+            order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
             for name in order:
                 runs[name].append(measured(*targets[name]))
     finally:
-        stop(recgate)
-        stop(nginx)
+        for proc in (recgate, logged, nginx):
+            if proc is not None:
+                stop(proc)
 
     print(f"\n## Callback throughput: {RULES:,} rules, {CONNECTIONS} connections, "
           f"server on core {SERVER_CORE}, wrk -t1 on core {LOAD_CORE}, "
           f"{ROUNDS} alternating runs of {DURATION}s (medians)\n")
     print("| server | req/s | p50 µs | p99 µs | CPU µs/req | RSS MiB | non-2xx |")
     print("|---|---|---|---|---|---|---|")
-    for name in ("nginx", "recgate"):
-        rows = runs[name]
+    for name, rows in runs.items():
         print(f"| {name} | {median(rows, 'rps'):,.0f} | {median(rows, 'p50'):.0f} | "
               f"{median(rows, 'p99'):.0f} | {median(rows, 'cpu_us'):.2f} | "
               f"{median(rows, 'rss'):.1f} | {sum(r['non2xx'] for r in rows)} |")
@@ -187,8 +197,12 @@ def main():
     print(f"\nrecgate/nginx: throughput {rps_ratio:.2f}x (goal >= 0.90), "
           f"CPU per request {cpu_ratio:.2f}x (goal <= 1.20), "
           f"recgate p99 {median(runs['recgate'], 'p99'):.0f} µs (goal < 1000)")
-    print("per-run req/s: nginx " + ", ".join(f"{r['rps']:,.0f}" for r in runs["nginx"]) +
-          "; recgate " + ", ".join(f"{r['rps']:,.0f}" for r in runs["recgate"]))
+    print("per-run req/s: " + "; ".join(
+        f"{name} " + ", ".join(f"{r['rps']:,.0f}" for r in rows) for name, rows in runs.items()))
+    if LOGGED_ROW in runs:
+        print(f"with a log line per callback read through a pipe ({LOGGED_ROW}): throughput "
+              f"{median(runs[LOGGED_ROW], 'rps') / median(runs['nginx'], 'rps'):.2f}x nginx "
+              "(whose access log is off)")
 
     if BIG:
         big_scale(work)
