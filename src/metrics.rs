@@ -75,6 +75,13 @@ pub struct RuleLabels {
     pub rule: String,
 }
 
+/// `recgate_override_syncs_total` labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabels {
+    /// `full` (the whole store read) or `changed` (only the overrides a notification named).
+    pub scope: &'static str,
+}
+
 /// `recgate_config_reloads_total` labels.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
@@ -131,6 +138,8 @@ pub struct Metrics {
     pub overrides_loaded: Gauge,
     /// Full reads of the override store that failed.
     pub override_sync_failures: Counter,
+    /// Snapshot refreshes from the store, by scope.
+    pub override_syncs: Family<ScopeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -222,6 +231,12 @@ impl Metrics {
             "Full reads of the override store that failed",
             override_sync_failures.clone(),
         );
+        let override_syncs = Family::<ScopeLabels, Counter>::default();
+        registry.register(
+            "recgate_override_syncs",
+            "Override snapshot refreshes from the store: full reads, or reads of the changed overrides a notification named",
+            override_syncs.clone(),
+        );
         registry.register(
             "recgate_log_lines_dropped",
             "Log lines dropped because standard output did not keep up",
@@ -249,6 +264,7 @@ impl Metrics {
             overrides_store_up,
             overrides_loaded,
             override_sync_failures,
+            override_syncs,
         }
     }
 

@@ -3,7 +3,7 @@
 //!
 //! The callback is nearly all of the traffic and its answer is a synchronous function of
 //! the request, so it skips what a general request needs: no clone of the middleware
-//! stack, no boxed bodies, no extractors, one clock read for both the log and the
+//! stack, no boxed bodies, no extractors, one start time for both the log and the
 //! histogram. It does what the stack would do for it (request id, metrics, query cap,
 //! panic answer); `a_callback_gets_the_same_answer_inline_and_through_the_stack` holds the
 //! two paths to the same responses and metrics.
@@ -32,8 +32,7 @@ use tower::ServiceExt;
 pub type EdgeBody = http_body_util::Either<Full<Bytes>, Body>;
 
 /// The response future: ready at once for the callback, the application's otherwise.
-pub type EdgeFuture =
-    Either<Ready<Result<Response<EdgeBody>, Infallible>>, BoxFuture<'static, EdgeResult>>;
+pub type EdgeFuture = Either<Ready<EdgeResult>, BoxFuture<'static, EdgeResult>>;
 
 type EdgeResult = Result<Response<EdgeBody>, Infallible>;
 

@@ -3,17 +3,20 @@
 //!
 //! The snapshot is refreshed on every local write (after the store has committed it), by a
 //! periodic full resync, and with PostgreSQL within moments of a write by any replica
-//! (LISTEN/NOTIFY). When the store is unreachable the last snapshot keeps serving, the
+//! (LISTEN/NOTIFY): a notification names the override that changed, and the replica reads
+//! that row alone; a burst of more than `MAX_CHANGED_PER_SYNC`, or a change a notification
+//! cannot name (a TRUNCATE, a key edited by hand), reads the whole store. When the store is unreachable the last snapshot keeps serving, the
 //! store is reported down, and writes fail until it is back.
 
 use super::model::{Override, OverrideKey, OverrideSet};
-use super::store::{NOTIFY_CHANNEL, Store, StoreError, StoreSpec};
-use crate::metrics::Metrics;
+use super::store::{NOTIFY_CHANNEL, Store, StoreError, StoreSpec, notified_key};
+use crate::metrics::{Metrics, ScopeLabels};
 use arc_swap::ArcSwap;
 use jiff::Timestamp;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use sqlx::postgres::{PgListener, PgPool};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,11 +58,24 @@ pub struct StoreStatus {
     pub last_sync: Option<Timestamp>,
 }
 
+/// Most overrides one burst of PostgreSQL notifications may name for a replica to read them
+/// one by one; a larger burst (a bulk change) reads the whole store instead.
+pub const MAX_CHANGED_PER_SYNC: usize = 64;
+
+fn sync_counter(metrics: &Metrics, scope: &'static str) -> Counter {
+    metrics
+        .override_syncs
+        .get_or_create(&ScopeLabels { scope })
+        .clone()
+}
+
 /// Metric handles the overrides update.
 struct Gauges {
     store_up: Gauge,
     loaded: Gauge,
     sync_failures: Counter,
+    full_syncs: Counter,
+    changed_syncs: Counter,
 }
 
 /// A replica's overrides: the snapshot, the store and its health.
@@ -102,6 +118,8 @@ impl Overrides {
             store_up: metrics.overrides_store_up.clone(),
             loaded: metrics.overrides_loaded.clone(),
             sync_failures: metrics.override_sync_failures.clone(),
+            full_syncs: sync_counter(metrics, "full"),
+            changed_syncs: sync_counter(metrics, "changed"),
         };
         gauges.store_up.set(i64::from(store.is_some()));
         gauges.loaded.set(0);
@@ -200,10 +218,40 @@ impl Overrides {
         let set = OverrideSet::new(overrides);
         let count = set.len();
         self.publish(set);
+        self.gauges.full_syncs.inc();
         if let Ok(mut last_sync) = self.last_sync.lock() {
             *last_sync = Some(Timestamp::now());
         }
         Ok(count)
+    }
+
+    /// Reads the overrides of `keys` (which another replica changed) from the store and
+    /// serves what it holds for them: the new version, or none.
+    pub async fn sync_changed(&self, keys: &BTreeSet<OverrideKey>) -> Result<(), StoreError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let _sync = self.sync.lock().await;
+        let read = async {
+            let mut stored = Vec::with_capacity(keys.len());
+            for key in keys {
+                stored.push((key, store.get(key).await?));
+            }
+            Ok(stored)
+        };
+        let stored = self.checked(read.await)?;
+        let mut next = OverrideSet::clone(&self.snapshot.load_full());
+        for (key, item) in stored {
+            match item {
+                Some(item) => next.put(Arc::new(item)),
+                None => {
+                    next.remove(key);
+                }
+            }
+        }
+        self.publish(next);
+        self.gauges.changed_syncs.inc();
+        Ok(())
     }
 
     fn publish(&self, set: OverrideSet) {
@@ -310,11 +358,19 @@ impl Overrides {
                     next = listener.try_recv() => next,
                 };
                 match next {
-                    Ok(Some(_)) => {
-                        // Several writes in a burst need one resync.
-                        while listener.next_buffered().is_some() {}
-                        if let Err(error) = self.resync().await {
-                            tracing::warn!(%error, "override resync after a change failed");
+                    Ok(Some(first)) => {
+                        // A burst of writes needs one refresh.
+                        let mut changed = Changed::default();
+                        changed.add(first.payload());
+                        while let Some(next) = listener.next_buffered() {
+                            changed.add(next.payload());
+                        }
+                        let refreshed = match changed.keys() {
+                            Some(keys) => self.sync_changed(keys).await,
+                            None => self.resync().await.map(|_| ()),
+                        };
+                        if let Err(error) = refreshed {
+                            tracing::warn!(%error, "override refresh after a change failed");
                         }
                     }
                     Ok(None) => {
@@ -328,5 +384,92 @@ impl Overrides {
                 }
             }
         }
+    }
+}
+
+/// What a burst of change notifications names: a few keys, or "read everything".
+#[derive(Debug, Default)]
+struct Changed {
+    keys: BTreeSet<OverrideKey>,
+    everything: bool,
+}
+
+impl Changed {
+    fn add(&mut self, payload: &str) {
+        if self.everything {
+            return;
+        }
+        match notified_key(payload) {
+            Some(key) if self.keys.len() < MAX_CHANGED_PER_SYNC || self.keys.contains(&key) => {
+                self.keys.insert(key);
+            }
+            _ => {
+                self.everything = true;
+                self.keys.clear();
+            }
+        }
+    }
+
+    /// The keys to read one by one, or `None` for a full resync.
+    fn keys(&self) -> Option<&BTreeSet<OverrideKey>> {
+        (!self.everything).then_some(&self.keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(stream: &str) -> String {
+        serde_json::json!({"domain": "", "app": "edu", "stream": stream}).to_string()
+    }
+
+    #[test]
+    fn a_burst_names_its_keys_once_each() {
+        let mut changed = Changed::default();
+        for stream in ["a", "b", "a"] {
+            changed.add(&payload(stream));
+        }
+        let keys: Vec<&str> = changed
+            .keys()
+            .expect("keys to read")
+            .iter()
+            .map(|key| key.stream.as_str())
+            .collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(
+            changed
+                .keys()
+                .and_then(|k| k.first())
+                .map(|k| k.app.as_str()),
+            Some("edu")
+        );
+    }
+
+    #[test]
+    fn what_a_notification_cannot_name_reads_everything() {
+        for odd in ["", "{}", "not json", r#"{"stream":"a"}"#] {
+            let mut changed = Changed::default();
+            changed.add(&payload("a"));
+            changed.add(odd);
+            changed.add(&payload("b"));
+            assert!(changed.keys().is_none(), "{odd:?}: a full resync");
+        }
+    }
+
+    #[test]
+    fn a_bulk_change_reads_everything() {
+        let mut changed = Changed::default();
+        for i in 0..MAX_CHANGED_PER_SYNC {
+            changed.add(&payload(&format!("s{i}")));
+        }
+        changed.add(&payload("s0"));
+        assert_eq!(
+            changed.keys().map(BTreeSet::len),
+            Some(MAX_CHANGED_PER_SYNC),
+            "up to the limit, one read per key"
+        );
+        changed.add(&payload("one-more"));
+        assert!(changed.keys().is_none(), "past it, a full resync");
     }
 }

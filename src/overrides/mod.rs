@@ -14,7 +14,8 @@ pub use input::{
     OverrideRequest, OverrideView, check_key, raw_json,
 };
 pub use live::{
-    LISTEN_RETRY_MAX, LISTEN_RETRY_MIN, MAX_OVERRIDES, Overrides, StoreStatus, WriteError,
+    LISTEN_RETRY_MAX, LISTEN_RETRY_MIN, MAX_CHANGED_PER_SYNC, MAX_OVERRIDES, Overrides,
+    StoreStatus, WriteError,
 };
 pub use model::{Override, OverrideKey, OverrideSet};
 pub use store::{NOTIFY_CHANNEL, STORE_MAX_CONNECTIONS, Store, StoreError, StoreSpec};

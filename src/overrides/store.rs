@@ -142,6 +142,9 @@ const DELETE: &str = "DELETE FROM overrides WHERE domain = $1 AND app = $2 AND s
     reason, created_at, expires_at";
 const SELECT_ALL: &str = "SELECT domain, app, stream, record, formats, interval_mp4, \
     interval_flv, interval_m3u8, reason, created_at, expires_at FROM overrides";
+const SELECT_ONE: &str = "SELECT domain, app, stream, record, formats, interval_mp4, \
+    interval_flv, interval_m3u8, reason, created_at, expires_at FROM overrides \
+    WHERE domain = $1 AND app = $2 AND stream = $3";
 const PURGE: &str = "DELETE FROM overrides WHERE expires_at IS NOT NULL AND expires_at <= $1";
 const COUNT: &str = "SELECT COUNT(*) FROM overrides";
 
@@ -280,17 +283,18 @@ impl Store {
     pub async fn load(&self) -> Result<Vec<Override>, StoreError> {
         let rows: Vec<Row> =
             on_pool!(self, pool => sqlx::query_as(SELECT_ALL).fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
-                let key = format!("{}/{}/{}", row.domain, row.app, row.stream);
-                row.into_override()
-                    .map_err(|problem| {
-                        tracing::warn!(key, problem, "skipping an unreadable stored override");
-                    })
-                    .ok()
-            })
-            .collect())
+        Ok(rows.into_iter().filter_map(Row::readable).collect())
+    }
+
+    /// The stored override of `key`; `None` when there is none, or it no longer validates.
+    pub async fn get(&self, key: &OverrideKey) -> Result<Option<Override>, StoreError> {
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(SELECT_ONE)
+            .bind(&key.domain)
+            .bind(&key.app)
+            .bind(&key.stream)
+            .fetch_optional(pool)
+            .await?);
+        Ok(row.and_then(Row::readable))
     }
 
     /// Closes every connection.
@@ -299,7 +303,34 @@ impl Store {
     }
 }
 
+/// The key a change notification names; `None` asks for a full resync (an empty payload,
+/// or one this version cannot read).
+pub fn notified_key(payload: &str) -> Option<OverrideKey> {
+    #[derive(serde::Deserialize)]
+    struct Notified {
+        domain: String,
+        app: String,
+        stream: String,
+    }
+    let notified: Notified = serde_json::from_str(payload).ok()?;
+    Some(OverrideKey {
+        domain: notified.domain,
+        app: notified.app,
+        stream: notified.stream,
+    })
+}
+
 impl Row {
+    /// The override, or `None` with a warning when the row no longer validates.
+    fn readable(self) -> Option<Override> {
+        let key = format!("{}/{}/{}", self.domain, self.app, self.stream);
+        self.into_override()
+            .map_err(|problem| {
+                tracing::warn!(key, problem, "skipping an unreadable stored override");
+            })
+            .ok()
+    }
+
     fn into_override(self) -> Result<Override, String> {
         let formats = match &self.formats {
             None => None,

@@ -258,6 +258,81 @@ async fn two_replicas_on_one_postgres_see_each_others_writes_within_a_second() {
     );
 }
 
+/// `recgate_override_syncs_total{scope}` on the admin listener `admin`.
+async fn syncs(admin: &str, scope: &str) -> u64 {
+    let text = client()
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics body");
+    let prefix = format!("recgate_override_syncs_total{{scope=\"{scope}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} in\n{text}"))
+}
+
+/// A notification names the override that changed: the other replica reads that row alone.
+/// What a notification cannot name (a TRUNCATE, a key edited by hand) reads everything.
+#[tokio::test]
+async fn a_replica_reads_only_the_override_another_changed() {
+    let Some(pg) = PgCluster::start() else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let config = fleet_config(&dir, &pg.url(), "1h");
+    let admin_flag = ["--admin-listen", "127.0.0.1:0"];
+    let a = ServerProcess::start_quiet(&config, &admin_flag);
+    let b = ServerProcess::start_quiet(&config, &admin_flag);
+    let admin_a = format!("http://{}", a.admin.expect("admin a"));
+    let admin_b = format!("http://{}", b.admin.expect("admin b"));
+    // b reads the store whole at start, and again once its listener has connected.
+    eventually("b's listener connected", Duration::from_secs(5), || {
+        let admin_b = admin_b.clone();
+        async move { syncs(&admin_b, "full").await >= 2 }
+    })
+    .await;
+    let full_before = syncs(&admin_b, "full").await;
+    let changed_before = syncs(&admin_b, "changed").await;
+
+    let (status, _) = put(&admin_a, &json!({"stream": "s1", "record": false})).await;
+    assert_eq!(status, 200);
+    until_answer(b.addr, "\"NeedRecord\":false", Duration::from_secs(5)).await;
+    assert!(
+        syncs(&admin_b, "changed").await > changed_before,
+        "a keyed read"
+    );
+    assert_eq!(syncs(&admin_b, "full").await, full_before, "no full read");
+
+    // By hand: a key changed in place, then the table emptied.
+    let pool = sqlx::PgPool::connect(&pg.url()).await.expect("connect");
+    sqlx::query("UPDATE overrides SET stream = 'elsewhere' WHERE stream = 's1'")
+        .execute(&pool)
+        .await
+        .expect("update");
+    until_answer(b.addr, "\"NeedRecord\":true", Duration::from_secs(5)).await;
+    assert!(syncs(&admin_b, "full").await > full_before, "a full read");
+    let (_, listed) = call(reqwest::Method::GET, &admin_b, "").await;
+    assert_eq!(listed["overrides"][0]["stream"], "elsewhere", "{listed}");
+
+    let full_before = syncs(&admin_b, "full").await;
+    sqlx::query("TRUNCATE overrides")
+        .execute(&pool)
+        .await
+        .expect("truncate");
+    eventually("b emptied", Duration::from_secs(5), || {
+        let admin_b = admin_b.clone();
+        async move {
+            let (_, listed) = call(reqwest::Method::GET, &admin_b, "").await;
+            listed["overrides"].as_array().is_some_and(Vec::is_empty)
+        }
+    })
+    .await;
+    assert!(syncs(&admin_b, "full").await > full_before, "a full read");
+}
+
 /// Counts callbacks and failed ones while it runs.
 struct Load {
     stop: Arc<AtomicBool>,
