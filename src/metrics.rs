@@ -78,7 +78,8 @@ pub struct RuleLabels {
 /// `recgate_override_syncs_total` labels.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScopeLabels {
-    /// `full` (the whole store read) or `changed` (only the overrides a notification named).
+    /// `full` (the whole store read), `changed` (only the overrides a notification named)
+    /// or `unchanged` (a periodic check that found nothing to read).
     pub scope: &'static str,
 }
 
@@ -234,7 +235,7 @@ impl Metrics {
         let override_syncs = Family::<ScopeLabels, Counter>::default();
         registry.register(
             "recgate_override_syncs",
-            "Override snapshot refreshes from the store: full reads, or reads of the changed overrides a notification named",
+            "Override snapshot refreshes from the store: full reads, reads of the changed overrides a notification named, checks that found nothing changed",
             override_syncs.clone(),
         );
         registry.register(

@@ -54,7 +54,7 @@ pub struct StoreStatus {
     pub up: bool,
     /// Overrides in the snapshot.
     pub loaded: usize,
-    /// When the snapshot was last read whole from the store.
+    /// When the snapshot was last found in step with the whole store (read, or unchanged).
     pub last_sync: Option<Timestamp>,
 }
 
@@ -76,6 +76,7 @@ struct Gauges {
     sync_failures: Counter,
     full_syncs: Counter,
     changed_syncs: Counter,
+    unchanged_syncs: Counter,
 }
 
 /// A replica's overrides: the snapshot, the store and its health.
@@ -87,9 +88,10 @@ pub struct Overrides {
     any: AtomicBool,
     /// Serialises "change the store, then the snapshot" against "read the store, then
     /// replace the snapshot", so a resync never brings back what a write just changed.
-    sync: tokio::sync::Mutex<()>,
+    /// Holds the store's change counter as of the last full read of it.
+    sync: tokio::sync::Mutex<Option<i64>>,
     up: AtomicBool,
-    /// When the snapshot was last read whole from the store.
+    /// When the snapshot was last found in step with the whole store.
     last_sync: Mutex<Option<Timestamp>>,
     gauges: Gauges,
 }
@@ -120,6 +122,7 @@ impl Overrides {
             sync_failures: metrics.override_sync_failures.clone(),
             full_syncs: sync_counter(metrics, "full"),
             changed_syncs: sync_counter(metrics, "changed"),
+            unchanged_syncs: sync_counter(metrics, "unchanged"),
         };
         gauges.store_up.set(i64::from(store.is_some()));
         gauges.loaded.set(0);
@@ -129,7 +132,7 @@ impl Overrides {
             store,
             snapshot: ArcSwap::from_pointee(OverrideSet::default()),
             any: AtomicBool::new(false),
-            sync: tokio::sync::Mutex::new(()),
+            sync: tokio::sync::Mutex::new(None),
             last_sync: Mutex::new(None),
             gauges,
         }
@@ -199,30 +202,40 @@ impl Overrides {
         Ok(deleted.map(Arc::new))
     }
 
-    /// Purges expired overrides from the store and replaces the snapshot with what it holds.
+    /// Purges expired overrides from the store and replaces the snapshot with what it holds,
+    /// unless the store has not changed since the snapshot was read whole from it.
     pub async fn resync(&self) -> Result<usize, StoreError> {
         let Some(store) = &self.store else {
             return Ok(0);
         };
-        let _sync = self.sync.lock().await;
-        let loaded = async {
+        let mut read_at = self.sync.lock().await;
+        let read = async {
             let purged = store.purge_expired(Timestamp::now()).await?;
             if purged > 0 {
                 tracing::info!(purged, "expired overrides purged");
             }
-            store.load().await
+            // Read before the rows: a change in between is read now and again next time.
+            let version = store.version().await?;
+            if *read_at == Some(version) {
+                return Ok(None);
+            }
+            Ok(Some((version, store.load().await?)))
         };
-        let overrides = self.checked(loaded.await).inspect_err(|_| {
+        let read = self.checked(read.await).inspect_err(|_| {
             self.gauges.sync_failures.inc();
         })?;
-        let set = OverrideSet::new(overrides);
-        let count = set.len();
-        self.publish(set);
-        self.gauges.full_syncs.inc();
+        match read {
+            None => self.gauges.unchanged_syncs.inc(),
+            Some((version, overrides)) => {
+                self.publish(OverrideSet::new(overrides));
+                *read_at = Some(version);
+                self.gauges.full_syncs.inc()
+            }
+        };
         if let Ok(mut last_sync) = self.last_sync.lock() {
             *last_sync = Some(Timestamp::now());
         }
-        Ok(count)
+        Ok(self.snapshot.load().len())
     }
 
     /// Reads the overrides of `keys` (which another replica changed) from the store and

@@ -147,6 +147,7 @@ const SELECT_ONE: &str = "SELECT domain, app, stream, record, formats, interval_
     WHERE domain = $1 AND app = $2 AND stream = $3";
 const PURGE: &str = "DELETE FROM overrides WHERE expires_at IS NOT NULL AND expires_at <= $1";
 const COUNT: &str = "SELECT COUNT(*) FROM overrides";
+const VERSION: &str = "SELECT version FROM overrides_version WHERE id = 1";
 
 /// One row of the `overrides` table.
 #[derive(Debug, sqlx::FromRow)]
@@ -270,6 +271,13 @@ impl Store {
             .await?
             .rows_affected());
         Ok(purged)
+    }
+
+    /// The table's change counter: different after any change to it, by anyone.
+    pub async fn version(&self) -> Result<i64, StoreError> {
+        let version: i64 =
+            on_pool!(self, pool => sqlx::query_scalar(VERSION).fetch_one(pool).await?);
+        Ok(version)
     }
 
     /// How many overrides are stored.

@@ -524,3 +524,50 @@ async fn a_replica_deletes_what_another_wrote_before_it_synced() {
     );
     assert_eq!(a.state.overrides().resync().await.expect("resync"), 0);
 }
+
+/// A periodic resync reads the store only when it changed since the last full read, by
+/// whoever changed it: another replica on the same file, or SQL by hand.
+#[tokio::test]
+async fn a_resync_reads_the_store_only_when_it_changed() {
+    use recgate::metrics::ScopeLabels;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = dir.path().join("shared.db");
+    let extra = format!(
+        "[overrides]\nstore = \"sqlite:{}\"\nresync_interval = \"1h\"\n",
+        store.display()
+    );
+    let text = config_with_token(&dir, &extra);
+    let a = TestServer::start(&text).await;
+    let b = TestServer::start(&text).await;
+    let syncs = |scope: &'static str| {
+        b.state
+            .metrics()
+            .override_syncs
+            .get_or_create(&ScopeLabels { scope })
+            .get()
+    };
+    let resync = || async { b.state.overrides().resync().await.expect("resync") };
+    let full = syncs("full");
+    assert_eq!(resync().await, 0);
+    assert_eq!(syncs("full"), full, "nothing changed: not read");
+    assert_eq!(syncs("unchanged"), 1);
+
+    let (status, _) = put(&a.admin_url(""), &json!({"stream": "s1", "record": false})).await;
+    assert_eq!(status, 200);
+    assert_eq!(resync().await, 1, "another replica's write is read");
+    assert_eq!(syncs("full"), full + 1);
+    assert!(b.get(SAMPLE_QUERY).await.2.contains("\"NeedRecord\":false"));
+    assert_eq!(resync().await, 1);
+    assert_eq!(syncs("unchanged"), 2);
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", store.display()))
+        .await
+        .expect("open the file");
+    sqlx::query("DELETE FROM overrides")
+        .execute(&pool)
+        .await
+        .expect("delete by hand");
+    assert_eq!(resync().await, 0, "a change by hand is read");
+    assert_eq!(syncs("full"), full + 2);
+    assert_eq!(b.get(SAMPLE_QUERY).await.2, SAMPLE_BODY, "the rule again");
+}
