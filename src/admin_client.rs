@@ -3,7 +3,7 @@
 
 use crate::cli::{OverrideAction, OverrideArgs, OverrideKeyArgs, OverrideSetArgs};
 use crate::config::RawInterval;
-use crate::overrides::{OverrideRequest, OverrideView};
+use crate::overrides::{MAX_LIST_LIMIT, OverrideRequest, OverrideView};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -40,17 +40,30 @@ pub async fn run(args: &OverrideArgs) -> Result<String, String> {
                     params.push((name, value.clone()));
                 }
             }
-            let listed: Listed = client.send(client.request(Method::GET, &params)).await?;
+            // Every page, the largest the server allows, following `next`.
+            params.push(("limit", MAX_LIST_LIMIT.to_string()));
+            let mut overrides = Vec::new();
+            loop {
+                let page: Listed = client.send(client.request(Method::GET, &params)).await?;
+                overrides.extend(page.overrides);
+                match page.next {
+                    Some(next) => {
+                        params.retain(|(name, _)| *name != "after");
+                        params.push(("after", next));
+                    }
+                    None => break,
+                }
+            }
             if list.json {
-                return serde_json::to_string_pretty(&listed.overrides)
+                return serde_json::to_string_pretty(&overrides)
                     .map(|text| text + "\n")
                     .map_err(|e| e.to_string());
             }
             let mut out = String::new();
-            for item in &listed.overrides {
+            for item in &overrides {
                 let _ = writeln!(out, "{}", line(item));
             }
-            let _ = writeln!(out, "{} override(s)", listed.overrides.len());
+            let _ = writeln!(out, "{} override(s)", overrides.len());
             Ok(out)
         }
     }
@@ -59,6 +72,7 @@ pub async fn run(args: &OverrideArgs) -> Result<String, String> {
 #[derive(Deserialize)]
 struct Listed {
     overrides: Vec<OverrideView>,
+    next: Option<String>,
 }
 
 #[derive(Deserialize)]

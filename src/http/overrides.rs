@@ -2,7 +2,10 @@
 //! (`DELETE`) runtime overrides, JSON in and out.
 
 use super::error::ApiError;
-use crate::overrides::{FieldProblem, OverrideKey, OverrideRequest, OverrideView, check_key};
+use crate::overrides::{
+    DEFAULT_LIST_LIMIT, FieldProblem, MAX_LIST_LIMIT, OverrideKey, OverrideRequest, OverrideView,
+    check_key,
+};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -62,29 +65,57 @@ fn named_field(message: &str) -> Option<&str> {
 #[derive(Serialize)]
 struct ListView {
     overrides: Vec<OverrideView>,
+    /// Where the next page starts (`after=`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
-/// `GET /overrides[?domain=&app=&stream=]`: the overrides in force, optionally only those
-/// whose key has the given fields, from the snapshot the callback reads.
+/// `GET /overrides[?domain=&app=&stream=][&limit=][&after=]`: the overrides in force, in
+/// key order, optionally only those whose key has the given fields, from the snapshot the
+/// callback reads. At most `limit` per page (`DEFAULT_LIST_LIMIT`, up to `MAX_LIST_LIMIT`);
+/// `next` in the answer is the `after` of the next page.
 pub async fn list(
     State(state): State<AppState>,
     uri: Uri,
 ) -> Result<Json<impl Serialize>, ApiError> {
-    let filter = key_params(&uri, false)?;
+    let params = key_params(&uri, Params::List)?;
     let snapshot = state.overrides().snapshot();
-    let overrides = snapshot
+    let wanted = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+    let mut page: Vec<_> = snapshot
         .live(Timestamp::now())
         .into_iter()
         .filter(|o| {
-            let wanted =
-                |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-            wanted(&filter.domain, &o.key.domain)
-                && wanted(&filter.app, &o.key.app)
-                && wanted(&filter.stream, &o.key.stream)
+            wanted(&params.domain, &o.key.domain)
+                && wanted(&params.app, &o.key.app)
+                && wanted(&params.stream, &o.key.stream)
+                && params.after.as_ref().is_none_or(|after| o.key > *after)
         })
-        .map(|o| OverrideView::from(&**o))
+        .take(params.limit + 1)
         .collect();
-    Ok(Json(ListView { overrides }))
+    let next = (page.len() > params.limit)
+        .then(|| page.get(params.limit - 1).map(|last| cursor(&last.key)))
+        .flatten();
+    page.truncate(params.limit);
+    let overrides = page.into_iter().map(|o| OverrideView::from(&**o)).collect();
+    Ok(Json(ListView { overrides, next }))
+}
+
+/// The `after` that starts a page past `key`: its fields as a JSON array, in hex so that it
+/// needs no escaping in a URL.
+fn cursor(key: &OverrideKey) -> String {
+    let fields = [&key.domain, &key.app, &key.stream];
+    hex::encode(serde_json::to_vec(&fields).unwrap_or_default())
+}
+
+/// The key an `after` names.
+fn from_cursor(text: &str) -> Option<OverrideKey> {
+    let bytes = hex::decode(text).ok()?;
+    let (domain, app, stream): (String, String, String) = serde_json::from_slice(&bytes).ok()?;
+    Some(OverrideKey {
+        domain,
+        app,
+        stream,
+    })
 }
 
 /// `DELETE /overrides?stream=[&domain=&app=]`: deletes that exact key; answers what was
@@ -93,7 +124,7 @@ pub async fn delete(
     State(state): State<AppState>,
     uri: Uri,
 ) -> Result<Json<OverrideView>, ApiError> {
-    let params = key_params(&uri, true)?;
+    let params = key_params(&uri, Params::Delete)?;
     let mut problems = Vec::new();
     let key: OverrideKey = check_key(
         params.domain.as_deref(),
@@ -118,23 +149,66 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::OverrideMethodNotAllowed
 }
 
-/// `domain`, `app`, `stream` from the query string; nothing else is accepted.
-#[derive(Default)]
+/// Which query parameters an endpoint takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Params {
+    /// `domain`, `app`, `stream`, `limit`, `after`.
+    List,
+    /// `domain`, `app`, `stream` (required).
+    Delete,
+}
+
+/// The query string's parameters; any other is refused.
 struct KeyParams {
     domain: Option<String>,
     app: Option<String>,
     stream: Option<String>,
+    limit: usize,
+    after: Option<OverrideKey>,
 }
 
-fn key_params(uri: &Uri, stream_required: bool) -> Result<KeyParams, ApiError> {
-    let mut params = KeyParams::default();
+fn key_params(uri: &Uri, kind: Params) -> Result<KeyParams, ApiError> {
+    let mut params = KeyParams {
+        domain: None,
+        app: None,
+        stream: None,
+        limit: DEFAULT_LIST_LIMIT,
+        after: None,
+    };
     let mut problems = Vec::new();
     for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
-        let slot = match name.as_ref() {
-            "domain" => &mut params.domain,
-            "app" => &mut params.app,
-            "stream" => &mut params.stream,
-            other => {
+        let slot = match (name.as_ref(), kind) {
+            ("domain", _) => &mut params.domain,
+            ("app", _) => &mut params.app,
+            ("stream", _) => &mut params.stream,
+            ("limit", Params::List) => {
+                match value.parse() {
+                    Ok(limit) if (1..=MAX_LIST_LIMIT).contains(&limit) => params.limit = limit,
+                    _ => problems.push(FieldProblem::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_LIST_LIMIT}"),
+                    )),
+                }
+                continue;
+            }
+            ("after", Params::List) => {
+                params.after = from_cursor(&value);
+                if params.after.is_none() {
+                    problems.push(FieldProblem::new(
+                        "after",
+                        "is not a `next` this endpoint answered",
+                    ));
+                }
+                continue;
+            }
+            (other, Params::List) => {
+                problems.push(FieldProblem::new(
+                    other,
+                    "unknown parameter; use domain, app, stream, limit and after",
+                ));
+                continue;
+            }
+            (other, Params::Delete) => {
                 problems.push(FieldProblem::new(
                     other,
                     "unknown parameter; use domain, app and stream",
@@ -149,7 +223,7 @@ fn key_params(uri: &Uri, stream_required: bool) -> Result<KeyParams, ApiError> {
             value
         });
     }
-    if stream_required && params.stream.is_none() {
+    if kind == Params::Delete && params.stream.is_none() {
         problems.push(FieldProblem::new("stream", "is required"));
     }
     if problems.is_empty() {

@@ -17,6 +17,10 @@ pub const MAX_REASON_BYTES: usize = 1024;
 pub const MAX_TTL_SECS: i64 = 366 * 24 * 3600;
 /// SECURITY: largest request body of `PUT /overrides`, in bytes.
 pub const MAX_OVERRIDE_BODY_BYTES: usize = 16 * 1024;
+/// Overrides in one page of `GET /overrides` when `limit` is not given.
+pub const DEFAULT_LIST_LIMIT: usize = 1_000;
+/// SECURITY: most overrides one page of `GET /overrides` may hold (`limit`).
+pub const MAX_LIST_LIMIT: usize = 10_000;
 
 /// The body of `PUT /overrides`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -10,8 +10,8 @@ mod model;
 mod store;
 
 pub use input::{
-    FieldProblem, MAX_KEY_FIELD_BYTES, MAX_OVERRIDE_BODY_BYTES, MAX_REASON_BYTES, MAX_TTL_SECS,
-    OverrideRequest, OverrideView, check_key, raw_json,
+    DEFAULT_LIST_LIMIT, FieldProblem, MAX_KEY_FIELD_BYTES, MAX_LIST_LIMIT, MAX_OVERRIDE_BODY_BYTES,
+    MAX_REASON_BYTES, MAX_TTL_SECS, OverrideRequest, OverrideView, check_key, raw_json,
 };
 pub use live::{
     LISTEN_RETRY_MAX, LISTEN_RETRY_MIN, MAX_CHANGED_PER_SYNC, MAX_OVERRIDES, Overrides,

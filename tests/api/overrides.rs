@@ -571,3 +571,94 @@ async fn a_resync_reads_the_store_only_when_it_changed() {
     assert_eq!(syncs("full"), full + 2);
     assert_eq!(b.get(SAMPLE_QUERY).await.2, SAMPLE_BODY, "the rule again");
 }
+
+/// Listing goes a page at a time, in key order, `next` leading to the following page; the
+/// CLI follows every page.
+#[tokio::test]
+async fn overrides_are_listed_a_page_at_a_time() {
+    use recgate::overrides::MAX_LIST_LIMIT;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = dir.path().join("paged.db");
+    let extra = format!(
+        "[overrides]\nstore = \"sqlite:{}\"\nresync_interval = \"1h\"\n",
+        store.display()
+    );
+    let server = TestServer::start(&config_with_token(&dir, &extra)).await;
+    let admin = server.admin_url("");
+    for stream in ["s3", "s1", "s5", "s2", "s4"] {
+        let (status, _) = put(&admin, &json!({"stream": stream, "record": true})).await;
+        assert_eq!(status, 200);
+    }
+    put(
+        &admin,
+        &json!({"stream": "s9", "app": "edu", "record": true}),
+    )
+    .await;
+
+    let mut seen = Vec::new();
+    let mut query = "limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, page) = call(reqwest::Method::GET, &admin, &query).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        for item in page["overrides"].as_array().expect("a list") {
+            seen.push(item["stream"].as_str().expect("a stream").to_owned());
+        }
+        match page["next"].as_str() {
+            Some(next) => query = format!("limit=2&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["s1", "s2", "s3", "s4", "s5", "s9"], "key order");
+    assert_eq!(pages, 3);
+    let (_, filtered) = call(reqwest::Method::GET, &admin, "app=edu&limit=1").await;
+    assert_eq!(filtered["overrides"][0]["stream"], "s9", "{filtered}");
+    assert!(filtered.get("next").is_none(), "the last page: {filtered}");
+
+    let refused = [
+        (reqwest::Method::GET, "limit=0", "limit"),
+        (reqwest::Method::GET, "limit=10001", "limit"),
+        (reqwest::Method::GET, "limit=many", "limit"),
+        (reqwest::Method::GET, "after=zz", "after"),
+        (reqwest::Method::GET, "after=5b5d", "after"),
+        (reqwest::Method::DELETE, "stream=s1&limit=2", "limit"),
+    ];
+    for (method, query, field) in refused {
+        let (status, body) = call(method.clone(), &admin, query).await;
+        assert_eq!(status, 400, "{method} {query}: {body}");
+        assert_eq!(
+            body["problems"][0]["field"], field,
+            "{method} {query}: {body}"
+        );
+    }
+
+    // More than the largest page, written straight into the store, then read.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", store.display()))
+        .await
+        .expect("open the file");
+    let mut bulk = pool.begin().await.expect("a transaction");
+    for i in 0..MAX_LIST_LIMIT + 5 {
+        sqlx::query(
+            "INSERT INTO overrides (domain, app, stream, record, created_at) \
+             VALUES ('', 'bulk', ?, 1, 0)",
+        )
+        .bind(format!("b{i:05}"))
+        .execute(&mut *bulk)
+        .await
+        .expect("insert");
+    }
+    bulk.commit().await.expect("commit");
+    server.state.overrides().resync().await.expect("resync");
+    let addr = server.admin_addr.expect("admin");
+    let (ok, out, err) =
+        tokio::task::spawn_blocking(move || override_cli(addr, &["list", "--app", "bulk"]))
+            .await
+            .expect("the CLI ran");
+    assert!(ok, "{err}");
+    assert!(
+        out.ends_with(&format!("{} override(s)\n", MAX_LIST_LIMIT + 5)),
+        "every page: {}",
+        out.lines().last().unwrap_or_default()
+    );
+}
