@@ -24,6 +24,10 @@ BIG_SHAPE = os.environ.get("BIG_SHAPE", "glob")  # exact and glob patterns, as t
 BIG = os.environ.get("BIG", "1") != "0"  # BIG=0 skips the 100,000-rule part
 LOGGED = os.environ.get("LOGGED", "1") != "0"  # LOGGED=0 skips the row with info logs
 LOGGED_ROW = "recgate, info logs"
+# BASELINE_BIN=path/to/another/recgate adds a row for that build, run in the same rotation:
+# an A/B of two builds against the same nginx runs.
+BASELINE = os.environ.get("BASELINE_BIN")
+BASELINE_ROW = "baseline build"
 TARGET_RULE = 4_999  # in the middle of the file: a linear scan would pass 5,000 rules
 SERVER_CORE, LOAD_CORE = "0", "1"
 RECGATE = os.environ.get("RECGATE_BIN", "target/release/recgate")
@@ -117,12 +121,12 @@ http {{
     return master, int(worker.stdout.split()[0])
 
 
-def start_recgate(config, port, log, level="warn"):
+def start_recgate(config, port, log, level="warn", binary=RECGATE):
     """recgate pinned to the server core; `log` is a file, or None for a pipe that a `cat`
     process (not pinned) reads, as a container runtime or log collector would."""
     env = dict(os.environ, RUST_LOG=level)
     proc = subprocess.Popen(
-        ["taskset", "-c", SERVER_CORE, RECGATE, "serve", "--config", config,
+        ["taskset", "-c", SERVER_CORE, binary, "serve", "--config", config,
          "--listen", f"127.0.0.1:{port}", "--no-watch"],
         env=env, stdout=log if log else subprocess.PIPE, stderr=subprocess.STDOUT)
     if log is None:
@@ -157,14 +161,17 @@ def main():
     body = subprocess.run([RECGATE, "decide", "--config", config, query], check=True,
                           capture_output=True, text=True).stdout.splitlines()[0]
 
-    ngx_port, rg_port, logged_port = free_port(), free_port(), free_port()
+    ngx_port, rg_port, logged_port, base_port = free_port(), free_port(), free_port(), free_port()
     nginx, nginx_worker = start_nginx(work, ngx_port, body)
     log = open(os.path.join(work, "recgate.log"), "w")
     recgate = start_recgate(config, rg_port, log)
     logged = start_recgate(config, logged_port, None, level="info") if LOGGED else None
+    baseline = (start_recgate(config, base_port, subprocess.DEVNULL, binary=BASELINE)
+                if BASELINE else None)
     try:
         targets = {"nginx": (nginx_worker, f"http://127.0.0.1:{ngx_port}/?{query}")}
-        for name, proc, port in (("recgate", recgate, rg_port), (LOGGED_ROW, logged, logged_port)):
+        for name, proc, port in (("recgate", recgate, rg_port), (LOGGED_ROW, logged, logged_port),
+                                 (BASELINE_ROW, baseline, base_port)):
             if proc is None:
                 continue
             wait_http(f"http://127.0.0.1:{port}/healthz")
@@ -179,7 +186,7 @@ def main():
             for name in order:
                 runs[name].append(measured(*targets[name]))
     finally:
-        for proc in (recgate, logged, nginx):
+        for proc in (recgate, logged, baseline, nginx):
             if proc is not None:
                 stop(proc)
 
@@ -199,6 +206,11 @@ def main():
           f"recgate p99 {median(runs['recgate'], 'p99'):.0f} µs (goal < 1000)")
     print("per-run req/s: " + "; ".join(
         f"{name} " + ", ".join(f"{r['rps']:,.0f}" for r in rows) for name, rows in runs.items()))
+    if BASELINE_ROW in runs:
+        print(f"this build against the baseline ({BASELINE}): throughput "
+              f"{rps_ratio / (median(runs[BASELINE_ROW], 'rps') / median(runs['nginx'], 'rps')):.3f}x, "
+              f"CPU per request "
+              f"{median(runs['recgate'], 'cpu_us') / median(runs[BASELINE_ROW], 'cpu_us'):.3f}x")
     if LOGGED_ROW in runs:
         print(f"with a log line per callback read through a pipe ({LOGGED_ROW}): throughput "
               f"{median(runs[LOGGED_ROW], 'rps') / median(runs['nginx'], 'rps'):.2f}x nginx "

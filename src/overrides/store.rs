@@ -149,6 +149,15 @@ const PURGE: &str = "DELETE FROM overrides WHERE expires_at IS NOT NULL AND expi
 const COUNT: &str = "SELECT COUNT(*) FROM overrides";
 const VERSION: &str = "SELECT version FROM overrides_version WHERE id = 1";
 
+/// `migrator`, made to accept a schema that a newer build has migrated further. Migrations
+/// only ever add (tables, triggers, notification payloads older builds ignore), so an older
+/// build still runs on a newer schema: a rollback, or an old replica restarting in the
+/// middle of a rolling upgrade, starts instead of refusing.
+fn tolerant(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
 /// One row of the `overrides` table.
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
@@ -184,7 +193,9 @@ impl Store {
                     .acquire_timeout(timeout)
                     .connect_with(options)
                     .await?;
-                sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+                tolerant(sqlx::migrate!("migrations/sqlite"))
+                    .run(&pool)
+                    .await?;
                 Store::Sqlite(pool)
             }
             StoreSpec::Postgres(url) => {
@@ -194,7 +205,9 @@ impl Store {
                     .acquire_timeout(timeout)
                     .connect_with(options)
                     .await?;
-                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                tolerant(sqlx::migrate!("migrations/postgres"))
+                    .run(&pool)
+                    .await?;
                 Store::Postgres(pool)
             }
         };
@@ -409,6 +422,27 @@ mod tests {
         );
         let shown = spec.map(|s| s.to_string()).unwrap_or_default();
         assert_eq!(shown, "postgres://rec:***@db.internal:5432/rec");
+    }
+
+    #[tokio::test]
+    async fn a_store_a_newer_build_migrated_further_still_opens() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(sqlx::Error::Io)?;
+        let spec = StoreSpec::Sqlite(dir.path().join("o.db"));
+        let Some(Store::Sqlite(pool)) = Store::open(&spec, Duration::from_secs(5)).await? else {
+            panic!("an sqlite store");
+        };
+        // What a later migration leaves behind in sqlx's ledger.
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations \
+             (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from a newer build', 1, x'00', 0)",
+        )
+        .execute(&pool)
+        .await?;
+        pool.close().await;
+        let reopened = Store::open(&spec, Duration::from_secs(5)).await?;
+        assert!(reopened.is_some(), "opens on the newer schema");
+        Ok(())
     }
 
     #[tokio::test]
