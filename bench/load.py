@@ -6,6 +6,7 @@ is bounded by DURATION seconds.
 
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -166,8 +167,12 @@ def main():
     log = open(os.path.join(work, "recgate.log"), "w")
     recgate = start_recgate(config, rg_port, log)
     logged = start_recgate(config, logged_port, None, level="info") if LOGGED else None
-    baseline = (start_recgate(config, base_port, subprocess.DEVNULL, binary=BASELINE)
-                if BASELINE else None)
+    baseline = None
+    if BASELINE:
+        # A config of its own, so that it keeps its overrides store to itself.
+        baseline_config = os.path.join(work, "baseline-10k.toml")
+        shutil.copy(config, baseline_config)
+        baseline = start_recgate(baseline_config, base_port, subprocess.DEVNULL, binary=BASELINE)
     try:
         targets = {"nginx": (nginx_worker, f"http://127.0.0.1:{ngx_port}/?{query}")}
         for name, proc, port in (("recgate", recgate, rg_port), (LOGGED_ROW, logged, logged_port),
