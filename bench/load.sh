@@ -9,7 +9,7 @@
 #   ROUNDS=5 DURATION=15 bench/load.sh
 #   BIG=0 bench/load.sh          # the callback comparison only
 #   LOGGED=0 bench/load.sh       # without the row with logs
-#   BASELINE_BIN=/tmp/recgate-old BIG=0 bench/load.sh   # A/B: another build in the rotation
+#   BASELINE_BIN=path/to/older/recgate BIG=0 bench/load.sh   # A/B: another build in the rotation
 #
 # Needs two cores. Installs wrk and nginx from the distribution's packages if missing.
 set -euo pipefail
