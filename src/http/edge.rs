@@ -129,15 +129,14 @@ impl Callback {
         if let Some(id) = id {
             response.headers_mut().insert(REQUEST_ID_HEADER, id);
         }
-        let metrics = self.state.metrics();
-        if response.status() == StatusCode::OK {
-            metrics
-                .decision_duration
-                .observe(started.elapsed().as_secs_f64());
-            self.ok.inc();
-        } else {
-            record(metrics, &self.route, true, started, &response);
-        }
+        record(
+            self.state.metrics(),
+            &self.route,
+            true,
+            started,
+            &response,
+            Some(&self.ok),
+        );
         response
     }
 }

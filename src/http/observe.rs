@@ -7,6 +7,7 @@ use axum::extract::Request;
 use axum::http;
 use axum::response::Response;
 use pin_project_lite::pin_project;
+use prometheus_client::metrics::counter::Counter;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -130,6 +131,7 @@ where
                 *this.timed,
                 *this.started,
                 response,
+                None,
             );
         }
         Poll::Ready(result)
@@ -137,13 +139,15 @@ where
 }
 
 /// Counts an answered request by route and status (and its refusal reason, if any); for
-/// the `timed` route, also observes its latency since `started`.
+/// the `timed` route, also observes its latency since `started`. `ok` is the route's 200
+/// counter when the caller has resolved it already, saving the label lookup.
 pub fn record<B>(
     metrics: &Metrics,
     route: &RouteLabel,
     timed: bool,
     started: Instant,
     response: &http::Response<B>,
+    ok: Option<&Counter>,
 ) {
     if timed {
         metrics
@@ -156,11 +160,18 @@ pub fn record<B>(
             .get_or_create(&ReasonLabels { reason })
             .inc();
     }
-    metrics
-        .http_requests
-        .get_or_create(&RequestLabels {
-            route: route.clone(),
-            status: response.status().as_u16(),
-        })
-        .inc();
+    match ok {
+        Some(counter) if response.status() == http::StatusCode::OK => {
+            counter.inc();
+        }
+        _ => {
+            metrics
+                .http_requests
+                .get_or_create(&RequestLabels {
+                    route: route.clone(),
+                    status: response.status().as_u16(),
+                })
+                .inc();
+        }
+    }
 }

@@ -201,17 +201,14 @@ fn key_params(uri: &Uri, kind: Params) -> Result<KeyParams, ApiError> {
                 }
                 continue;
             }
-            (other, Params::List) => {
+            (other, _) => {
+                let known = match kind {
+                    Params::List => "domain, app, stream, limit and after",
+                    Params::Delete => "domain, app and stream",
+                };
                 problems.push(FieldProblem::new(
                     other,
-                    "unknown parameter; use domain, app, stream, limit and after",
-                ));
-                continue;
-            }
-            (other, Params::Delete) => {
-                problems.push(FieldProblem::new(
-                    other,
-                    "unknown parameter; use domain, app and stream",
+                    format!("unknown parameter; use {known}"),
                 ));
                 continue;
             }

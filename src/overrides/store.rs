@@ -128,23 +128,37 @@ macro_rules! on_pool {
     };
 }
 
-const UPSERT: &str = "INSERT INTO overrides \
-    (domain, app, stream, record, formats, interval_mp4, interval_flv, interval_m3u8, \
-     reason, created_at, expires_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+/// The columns of a `Row`, in its order.
+macro_rules! columns {
+    () => {
+        "domain, app, stream, record, formats, interval_mp4, interval_flv, interval_m3u8, \
+         reason, created_at, expires_at"
+    };
+}
+/// The one override of a key.
+macro_rules! by_key {
+    () => {
+        " WHERE domain = $1 AND app = $2 AND stream = $3"
+    };
+}
+const UPSERT: &str = concat!(
+    "INSERT INTO overrides (",
+    columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
     ON CONFLICT (domain, app, stream) DO UPDATE SET \
     record = excluded.record, formats = excluded.formats, \
     interval_mp4 = excluded.interval_mp4, interval_flv = excluded.interval_flv, \
     interval_m3u8 = excluded.interval_m3u8, reason = excluded.reason, \
-    created_at = excluded.created_at, expires_at = excluded.expires_at";
-const DELETE: &str = "DELETE FROM overrides WHERE domain = $1 AND app = $2 AND stream = $3 \
-    RETURNING domain, app, stream, record, formats, interval_mp4, interval_flv, interval_m3u8, \
-    reason, created_at, expires_at";
-const SELECT_ALL: &str = "SELECT domain, app, stream, record, formats, interval_mp4, \
-    interval_flv, interval_m3u8, reason, created_at, expires_at FROM overrides";
-const SELECT_ONE: &str = "SELECT domain, app, stream, record, formats, interval_mp4, \
-    interval_flv, interval_m3u8, reason, created_at, expires_at FROM overrides \
-    WHERE domain = $1 AND app = $2 AND stream = $3";
+    created_at = excluded.created_at, expires_at = excluded.expires_at"
+);
+const DELETE: &str = concat!(
+    "DELETE FROM overrides",
+    by_key!(),
+    " RETURNING ",
+    columns!()
+);
+const SELECT_ALL: &str = concat!("SELECT ", columns!(), " FROM overrides");
+const SELECT_ONE: &str = concat!("SELECT ", columns!(), " FROM overrides", by_key!());
 const PURGE: &str = "DELETE FROM overrides WHERE expires_at IS NOT NULL AND expires_at <= $1";
 const COUNT: &str = "SELECT COUNT(*) FROM overrides";
 const VERSION: &str = "SELECT version FROM overrides_version WHERE id = 1";

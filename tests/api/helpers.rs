@@ -129,6 +129,32 @@ pub async fn fetch(url: &str) -> (u16, String, String) {
     (status, content_type, body)
 }
 
+/// The text of `/metrics` on the admin listener at `admin` (`http://ADDR`), with the
+/// bearer `token` if one is given.
+pub async fn metrics_text(admin: &str, token: Option<&str>) -> String {
+    let mut request = client().get(format!("{admin}/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics body")
+}
+
+/// The value of the first line of `metrics` that starts with `series` (a name, with labels
+/// if it has some).
+pub fn metric_value(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
 /// A plain HTTP client, no proxies.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -1,6 +1,8 @@
 //! Hot reload, the admin listener, metrics, request ids and JSON logs.
 
-use crate::helpers::{CONFIG, ServerProcess, TestServer, client, config_file, fetch};
+use crate::helpers::{
+    CONFIG, ServerProcess, TestServer, client, config_file, fetch, metric_value, metrics_text,
+};
 use nix::sys::signal::Signal;
 use recgate::config::Config;
 use recgate::reload::Reloader;
@@ -36,14 +38,6 @@ fn replace_by_rename(path: &std::path::Path, text: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).expect("write new file");
     std::fs::rename(&tmp, path).expect("rename over");
-}
-
-fn metric_value(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|line| line.starts_with(series))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
 }
 
 #[tokio::test]
@@ -315,21 +309,11 @@ async fn a_stalled_log_reader_never_stalls_the_callback() {
         assert_eq!(response.text().await.expect("body"), RECORDED);
     }
     let admin = server.admin.expect("an admin listener");
-    let metrics = client
-        .get(format!("http://{admin}/metrics"))
-        .send()
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("metrics body");
-    let dropped: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("recgate_log_lines_dropped_total "))
-        .and_then(|value| value.trim().parse().ok())
+    let metrics = metrics_text(&format!("http://{admin}"), None).await;
+    let dropped = metric_value(&metrics, "recgate_log_lines_dropped_total")
         .expect("the dropped-lines counter is exported");
     assert!(
-        dropped > 1_000,
+        dropped > 1_000.0,
         "lines past the buffer are dropped and counted: {dropped}"
     );
 }

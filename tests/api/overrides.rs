@@ -45,6 +45,17 @@ pub async fn call(method: reqwest::Method, admin: &str, query: &str) -> (u16, Va
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// An SQLite store `name` in `dir` and the `[overrides]` section that uses it, with a
+/// resync too rare to happen during a test: only what a test does reaches the snapshot.
+fn own_store(dir: &tempfile::TempDir, name: &str) -> (std::path::PathBuf, String) {
+    let store = dir.path().join(name);
+    let extra = format!(
+        "[overrides]\nstore = \"sqlite:{}\"\nresync_interval = \"1h\"\n",
+        store.display()
+    );
+    (store, extra)
+}
+
 const SAMPLE_QUERY: &str = "/?domain=d.example.com&app=seq_all&stream=s1&codec=h264&vbitrate=500";
 const SAMPLE_BODY: &str = r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"Mp4":300,"Flv":120,"M3U8":180},"Format":["mp4","flv"]}"#;
 
@@ -501,11 +512,7 @@ async fn an_override_set_by_the_cli_survives_kill_9_right_after_the_answer() {
 #[tokio::test]
 async fn a_replica_deletes_what_another_wrote_before_it_synced() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = dir.path().join("shared.db");
-    let extra = format!(
-        "[overrides]\nstore = \"sqlite:{}\"\nresync_interval = \"1h\"\n",
-        store.display()
-    );
+    let (_, extra) = own_store(&dir, "shared.db");
     let text = config_with_token(&dir, &extra);
     let a = TestServer::start(&text).await;
     let b = TestServer::start(&text).await;
@@ -531,11 +538,7 @@ async fn a_replica_deletes_what_another_wrote_before_it_synced() {
 async fn a_resync_reads_the_store_only_when_it_changed() {
     use recgate::metrics::ScopeLabels;
     let dir = tempfile::tempdir().expect("dir");
-    let store = dir.path().join("shared.db");
-    let extra = format!(
-        "[overrides]\nstore = \"sqlite:{}\"\nresync_interval = \"1h\"\n",
-        store.display()
-    );
+    let (store, extra) = own_store(&dir, "shared.db");
     let text = config_with_token(&dir, &extra);
     let a = TestServer::start(&text).await;
     let b = TestServer::start(&text).await;
@@ -578,11 +581,7 @@ async fn a_resync_reads_the_store_only_when_it_changed() {
 async fn overrides_are_listed_a_page_at_a_time() {
     use recgate::overrides::MAX_LIST_LIMIT;
     let dir = tempfile::tempdir().expect("dir");
-    let store = dir.path().join("paged.db");
-    let extra = format!(
-        "[overrides]\nstore = \"sqlite:{}\"\nresync_interval = \"1h\"\n",
-        store.display()
-    );
+    let (store, extra) = own_store(&dir, "paged.db");
     let server = TestServer::start(&config_with_token(&dir, &extra)).await;
     let admin = server.admin_url("");
     for stream in ["s3", "s1", "s5", "s2", "s4"] {

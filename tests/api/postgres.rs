@@ -4,7 +4,9 @@
 //! `.ci/run` installs PostgreSQL and sets `RECGATE_REQUIRE_POSTGRES=1`, so there a missing
 //! server fails these tests; elsewhere they say they are skipped.
 
-use crate::helpers::{CONFIG, ServerProcess, TestServer, client, config_file};
+use crate::helpers::{
+    CONFIG, ServerProcess, TestServer, client, config_file, metric_value, metrics_text,
+};
 use crate::overrides::{TOKEN, call, config_with_token, put};
 use serde_json::{Value, json};
 use std::net::TcpListener;
@@ -218,11 +220,7 @@ async fn two_replicas_on_one_postgres_see_each_others_writes_within_a_second() {
     let dir = tempfile::tempdir().expect("dir");
     // A resync period of an hour: only LISTEN/NOTIFY can carry the change in time.
     let config = fleet_config(&dir, &pg.url(), "1h");
-    let admin_flag = ["--admin-listen", "127.0.0.1:0"];
-    let a = ServerProcess::start_quiet(&config, &admin_flag);
-    let b = ServerProcess::start_quiet(&config, &admin_flag);
-    let admin_a = format!("http://{}", a.admin.expect("admin a"));
-    let admin_b = format!("http://{}", b.admin.expect("admin b"));
+    let [(a, admin_a), (b, admin_b)] = two_replicas(&config);
     assert!(
         answer(b.addr).await.contains("\"NeedRecord\":true"),
         "the rule first"
@@ -260,20 +258,19 @@ async fn two_replicas_on_one_postgres_see_each_others_writes_within_a_second() {
 
 /// `recgate_override_syncs_total{scope}` on the admin listener `admin`.
 async fn syncs(admin: &str, scope: &str) -> u64 {
-    let text = client()
-        .get(format!("{admin}/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("metrics body");
-    let prefix = format!("recgate_override_syncs_total{{scope=\"{scope}\"}} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(prefix.as_str()))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {prefix:?} in\n{text}"))
+    let text = metrics_text(admin, Some(TOKEN)).await;
+    let series = format!("recgate_override_syncs_total{{scope=\"{scope}\"}}");
+    metric_value(&text, &series).unwrap_or_else(|| panic!("no {series} in\n{text}")) as u64
+}
+
+/// Two replicas of `config` with admin listeners, and their admin URLs.
+fn two_replicas(config: &std::path::Path) -> [(ServerProcess, String); 2] {
+    let admin_flag = ["--admin-listen", "127.0.0.1:0"];
+    [(); 2].map(|()| {
+        let server = ServerProcess::start_quiet(config, &admin_flag);
+        let admin = format!("http://{}", server.admin.expect("an admin listener"));
+        (server, admin)
+    })
 }
 
 /// A notification names the override that changed: the other replica reads that row alone.
@@ -283,11 +280,7 @@ async fn a_replica_reads_only_the_override_another_changed() {
     let Some(pg) = PgCluster::start() else { return };
     let dir = tempfile::tempdir().expect("dir");
     let config = fleet_config(&dir, &pg.url(), "1h");
-    let admin_flag = ["--admin-listen", "127.0.0.1:0"];
-    let a = ServerProcess::start_quiet(&config, &admin_flag);
-    let b = ServerProcess::start_quiet(&config, &admin_flag);
-    let admin_a = format!("http://{}", a.admin.expect("admin a"));
-    let admin_b = format!("http://{}", b.admin.expect("admin b"));
+    let [(_a, admin_a), (b, admin_b)] = two_replicas(&config);
     // b reads the store whole at start, and checks it again once its listener has
     // connected: nothing changed (its purge of expired overrides found none), so it does
     // not read it again.
@@ -411,15 +404,7 @@ async fn callbacks_never_fail_while_postgres_is_stopped_and_restarted() {
 
     pg.stop_server();
     until_store(&server, false, Duration::from_secs(5)).await;
-    let metrics = client()
-        .get(server.admin_url("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
+    let metrics = metrics_text(&server.admin_url(""), Some(TOKEN)).await;
     assert!(
         metrics.contains("recgate_overrides_store_up 0"),
         "{metrics}"
