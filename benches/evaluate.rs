@@ -1,4 +1,4 @@
-//! Rule evaluation cost by rule count and pattern kind, indexed and (for scale) linear.
+//! Decision cost by rule count and pattern kind, indexed and (for scale) linear.
 #![allow(clippy::expect_used)]
 
 mod support;
@@ -15,7 +15,8 @@ use recgate::http::{Edge, router};
 use recgate::overrides::{Override, OverrideKey, OverrideSet};
 use recgate::query::Query;
 use recgate::rules::RuleSet;
-use recgate::state::AppState;
+use recgate::service::AppState;
+use recgate::verdict::decide;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
@@ -46,24 +47,25 @@ fn evaluate(c: &mut Criterion) {
             // The last rule: a scan would have to pass every other one.
             let hit = Query::parse(&query_for(n - 1, shape));
             let miss = Query::parse(&query_missing());
+            let now = Timestamp::now();
             assert_eq!(
-                rules.evaluate(&hit).rule_name(),
+                decide(&rules, None, &hit, now).rule_name(),
                 format!("rule-{}", n - 1),
                 "the benchmark query hits the last rule"
             );
             group.bench_with_input(BenchmarkId::new(format!("{name}/hit"), n), &hit, |b, q| {
-                b.iter(|| black_box(rules.evaluate(black_box(q)).index))
+                b.iter(|| black_box(decide(&rules, None, black_box(q), now).rule_index()))
             });
             group.bench_with_input(
                 BenchmarkId::new(format!("{name}/miss"), n),
                 &miss,
-                |b, q| b.iter(|| black_box(rules.evaluate(black_box(q)).index)),
+                |b, q| b.iter(|| black_box(decide(&rules, None, black_box(q), now).rule_index())),
             );
             if n <= 1_000 || shape == Shape::Exact {
                 group.bench_with_input(
                     BenchmarkId::new(format!("{name}/linear-hit"), n),
                     &hit,
-                    |b, q| b.iter(|| black_box(rules.evaluate_linear(black_box(q)).index)),
+                    |b, q| b.iter(|| black_box(rules.first_match_linear(black_box(q), now))),
                 );
             }
         }

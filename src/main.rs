@@ -2,8 +2,9 @@
 
 use clap::Parser;
 use recgate::cli::{Cli, Command};
+use recgate::cli::{client, commands, probe};
 use recgate::config::{Config, ConfigError};
-use recgate::{admin_client, commands, probe, startup, telemetry};
+use recgate::{server, telemetry};
 use std::process::ExitCode;
 
 /// Many small allocations per request (headers, bodies, futures): mimalloc serves them
@@ -29,9 +30,9 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(startup::run(
+            match runtime.block_on(server::run(
                 config,
-                startup::StartOptions {
+                server::StartOptions {
                     listen: args.listen,
                     admin_listen: args.admin_listen,
                     reload: true,
@@ -83,7 +84,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Override(args) => match block_on(admin_client::run(&args)) {
+        Command::Override(args) => match block_on(client::run(&args)) {
             Ok(Ok(output)) => {
                 print!("{output}");
                 ExitCode::SUCCESS

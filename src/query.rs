@@ -23,9 +23,6 @@ pub struct Query {
     pub codec: Codec,
     /// The video bitrate in Kbit/s; `None` when missing or not a non-negative integer.
     pub vbitrate: Option<u64>,
-    /// When the callback arrived, for rule schedules; `None` means "now". Not a parameter:
-    /// the server sets it, tests pass their own clock.
-    pub at: Option<jiff::Timestamp>,
 }
 
 /// A video codec as the platform names it.

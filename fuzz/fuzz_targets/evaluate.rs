@@ -24,9 +24,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let query = Query::parse(query);
+    let now = jiff::Timestamp::UNIX_EPOCH;
     assert_eq!(
-        config.rules.evaluate(&query).index,
-        config.rules.evaluate_linear(&query).index,
+        config.rules.first_match(&query, now),
+        config.rules.first_match_linear(&query, now),
         "index and scan agree"
     );
 });

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     match request.into_override(now) {
         Ok(item) => {
             // An accepted override answers valid JSON and shows as valid JSON.
-            assert!(serde_json::from_slice::<serde_json::Value>(&item.answer.body).is_ok());
+            assert!(serde_json::from_slice::<serde_json::Value>(item.decision.body()).is_ok());
             let view = serde_json::to_string(&OverrideView::from(&item));
             assert!(view.is_ok());
             assert!(!item.key.stream.is_empty());

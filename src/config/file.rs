@@ -4,7 +4,10 @@
 //! `[default]` and each rule as raw TOML tables (`RawConfig<toml::Table, toml::Table>`),
 //! deserialised one by one in `compile`, so an error inside a rule can name that rule.
 
-use serde::{Deserialize, Serialize};
+#[allow(unused_imports, reason = "named by the intra-doc links of the fields")]
+use super::defaults::*;
+use crate::decision::IntervalSpec;
+use serde::Deserialize;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -36,27 +39,28 @@ pub struct RawConfig<D = RawDecision, R = RawRule> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
-    /// Address of the public callback listener, `IP:PORT`. Default `127.0.0.1:8080`.
+    /// Address of the public callback listener, `IP:PORT`. Default [`DEFAULT_LISTEN`].
     pub listen: Option<String>,
-    /// Path of the callback URL registered on the platform. Default `/`.
+    /// Path of the callback URL registered on the platform. Default [`DEFAULT_CALLBACK_PATH`].
     pub callback_path: Option<String>,
     /// After SIGTERM, how long to keep serving with `/readyz` failing, e.g. `"5s"`.
-    /// Default `5s`, at most `5m`.
+    /// Default [`DEFAULT_SHUTDOWN_GRACE`], at most [`MAX_SHUTDOWN_STEP`].
     pub shutdown_grace: Option<String>,
     /// After the grace period, how long in-flight requests may take to finish, e.g. `"10s"`.
-    /// Default `10s`, at most `5m`.
+    /// Default [`DEFAULT_DRAIN_TIMEOUT`], at most [`MAX_SHUTDOWN_STEP`].
     pub drain_timeout: Option<String>,
     /// How long a client may take to send a request head; also how long an idle
-    /// keep-alive connection stays open. Default `10s`, 100ms..=60s.
+    /// keep-alive connection stays open. Default [`DEFAULT_HEADER_READ_TIMEOUT`],
+    /// [`MIN_REQUEST_STEP`]..=[`MAX_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Option<String>,
     /// Time limit of every request but the callback (answered synchronously); 408 past it.
-    /// Default `10s`, 100ms..=5m.
+    /// Default [`DEFAULT_REQUEST_TIMEOUT`], [`MIN_REQUEST_STEP`]..=[`MAX_SHUTDOWN_STEP`].
     pub request_timeout: Option<String>,
     /// Open connections per listener; more wait in the kernel's backlog.
-    /// Default 4096, 1..=1000000.
+    /// Default [`DEFAULT_MAX_CONNECTIONS`], 1..=[`MAX_MAX_CONNECTIONS`].
     pub max_connections: Option<usize>,
     /// Largest request head (request line and headers) in bytes; 431 past it.
-    /// Default 8192, 8192..=1048576.
+    /// Default [`DEFAULT_MAX_HEAD_BYTES`], [`MIN_MAX_HEAD_BYTES`]..=[`MAX_MAX_HEAD_BYTES`].
     pub max_head_bytes: Option<usize>,
 }
 
@@ -87,7 +91,8 @@ pub struct RawAuth {
     /// Default: the request's `Host` header without its port.
     pub host: Option<String>,
     /// Largest accepted distance between `ALI-LIVE-TIMESTAMP` and the server's clock,
-    /// e.g. `"5m"`. Default `5m`, at most `1h`.
+    /// e.g. `"5m"`. Default [`crate::auth::signature::DEFAULT_MAX_SKEW`], at most
+    /// [`MAX_SIGNATURE_SKEW`].
     pub max_skew: Option<String>,
 }
 
@@ -110,13 +115,14 @@ pub struct RawAdmin {
 #[serde(deny_unknown_fields)]
 pub struct RawOverrides {
     /// `"sqlite:PATH"` (relative to the config file's directory), `"postgres://..."` or
-    /// `"off"`. Default: `<config name>.overrides.db` next to the config file.
+    /// `"off"`. Default: `<config name>` + [`DEFAULT_OVERRIDE_STORE_SUFFIX`] next to the
+    /// config file.
     pub store: Option<String>,
     /// How often the whole store is read again as a safety net, e.g. `"30s"`.
-    /// Default `30s`, 1s..=1h.
+    /// Default [`DEFAULT_RESYNC_INTERVAL`], [`MIN_RESYNC_INTERVAL`]..=[`MAX_RESYNC_INTERVAL`].
     pub resync_interval: Option<String>,
     /// How long to wait for the store before a write fails with 503, e.g. `"2s"`.
-    /// Default `2s`, 100ms..=30s.
+    /// Default [`DEFAULT_STORE_TIMEOUT`], [`MIN_STORE_TIMEOUT`]..=[`MAX_STORE_TIMEOUT`].
     pub timeout: Option<String>,
 }
 
@@ -128,8 +134,10 @@ pub struct RawDecision {
     pub record: bool,
     /// `Format`: any of `mp4`, `flv`, `m3u8`. Default: omitted from the answer.
     pub formats: Option<Vec<String>>,
-    /// `Interval`, seconds per format, each 5..=21600. Default: omitted from the answer.
-    pub interval: Option<RawInterval>,
+    /// `Interval`, seconds per format, each
+    /// [`crate::decision::MIN_INTERVAL_SECS`]..=[`crate::decision::MAX_INTERVAL_SECS`].
+    /// Default: omitted from the answer.
+    pub interval: Option<IntervalSpec>,
 }
 
 /// `[[rule]]`.
@@ -158,14 +166,14 @@ pub struct RawRule {
     /// `Format`. Default: omitted from the answer.
     pub formats: Option<Vec<String>>,
     /// `Interval`. Default: omitted from the answer.
-    pub interval: Option<RawInterval>,
+    pub interval: Option<IntervalSpec>,
 }
 
 /// `schedule = { timezone = .., weekly = [..], dates = [..] }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {
-    /// IANA time zone of the windows and dates. Default `UTC`.
+    /// IANA time zone of the windows and dates. Default [`DEFAULT_SCHEDULE_TIMEZONE`].
     pub timezone: Option<String>,
     /// Weekly windows, `"Mon-Fri 08:00-18:00"`; an end not after the start crosses
     /// midnight. Default: none.
@@ -182,20 +190,4 @@ pub struct RawBitrate {
     pub min: Option<u64>,
     /// Highest accepted bitrate, inclusive. Default: no upper bound.
     pub max: Option<u64>,
-}
-
-/// `interval = { mp4 = .., flv = .., m3u8 = .. }`, seconds; also the `interval` of an
-/// override request.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawInterval {
-    /// MP4 recording cycle. Default: not sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mp4: Option<i64>,
-    /// FLV recording cycle. Default: not sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flv: Option<i64>,
-    /// HLS recording cycle. Default: not sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub m3u8: Option<i64>,
 }

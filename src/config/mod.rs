@@ -1,27 +1,24 @@
-//! The TOML config: raw structs (`file`), their validation and compilation (`compile`),
-//! and errors that name the file, the rule and the field (`error`).
+//! The TOML config: raw structs (`file`, read in parallel pieces by `pieces` when large),
+//! their validation and compilation (`compile`), every default and bound (`defaults`),
+//! errors that name the file, the rule and the field (`error`), and the warnings of
+//! `recgate check` (`lint`).
 
 mod compile;
+pub mod defaults;
 mod error;
 mod file;
+pub mod lint;
 mod pieces;
 
-pub use compile::check_decision;
-pub use compile::{
-    DEFAULT_CALLBACK_PATH, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_OVERRIDE_STORE_SUFFIX,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RESYNC_INTERVAL, DEFAULT_SHUTDOWN_GRACE,
-    DEFAULT_STORE_TIMEOUT, MAX_HEADER_READ_TIMEOUT, MAX_MAX_CONNECTIONS, MAX_MAX_HEAD_BYTES,
-    MAX_RULE_NAME_LEN, MAX_SHUTDOWN_STEP, MAX_SIGNATURE_SKEW, MIN_MAX_HEAD_BYTES, RESERVED_PATHS,
-};
+pub use defaults::*;
 pub use error::{ConfigError, Problem};
-pub use file::RawInterval;
 
+use crate::auth::signature::Verifier;
+use crate::auth::token::AdminToken;
 use crate::decision::Format;
 use crate::overrides::StoreSpec;
 use crate::rules::RuleSet;
-use crate::signature::Verifier;
-use crate::token::AdminToken;
+use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,7 +48,7 @@ pub struct Config {
 }
 
 /// `[server]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerSettings {
     /// Address of the public callback listener.
     pub listen: SocketAddr,
@@ -62,11 +59,12 @@ pub struct ServerSettings {
     /// After the grace period, how long in-flight requests may take.
     pub drain_timeout: Duration,
     /// Limits on what one client may hold or take.
+    #[serde(flatten)]
     pub limits: Limits,
 }
 
 /// Per-listener limits against abuse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Limits {
     /// Time to send a request head; also the keep-alive idle time.
     pub header_read_timeout: Duration,
@@ -79,11 +77,13 @@ pub struct Limits {
 }
 
 /// `[admin]`, validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AdminSettings {
     /// Address of the admin listener; `None` runs none.
     pub listen: Option<SocketAddr>,
     /// The bearer token admin calls must carry; `None` asks for none (loopback only).
+    /// Applied live on reload, so never compared (nor shown) as a setting.
+    #[serde(skip)]
     pub token: Option<AdminToken>,
 }
 
@@ -101,14 +101,26 @@ impl AdminSettings {
 }
 
 /// `[overrides]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OverrideSettings {
     /// Where overrides are kept.
+    #[serde(serialize_with = "store_fingerprint")]
     pub store: StoreSpec,
     /// How often the whole store is read again.
     pub resync_interval: Duration,
     /// How long to wait for the store.
     pub timeout: Duration,
+}
+
+/// SECURITY: settings are serialised only to compare them across a reload; the store is
+/// compared by a hash of its whole text, so a database password is never written out.
+fn store_fingerprint<S: serde::Serializer>(store: &StoreSpec, out: S) -> Result<S::Ok, S::Error> {
+    let text = match store {
+        StoreSpec::Off => String::from("off"),
+        StoreSpec::Sqlite(path) => format!("sqlite:{}", path.display()),
+        StoreSpec::Postgres(url) => url.clone(),
+    };
+    out.serialize_str(&sha256_hex(text.as_bytes()))
 }
 
 /// The file a config was read from, its SHA-256 and when it was loaded.

@@ -1,5 +1,7 @@
 use super::*;
 use crate::query::Query;
+use crate::verdict::{decide, explain};
+use jiff::Timestamp;
 
 fn load(text: &str) -> Result<Config, ConfigError> {
     Config::from_str(text, Path::new("test.toml"))
@@ -18,7 +20,7 @@ fn a_minimal_config_takes_every_default() {
     assert_eq!(config.server.callback_path, "/");
     assert!(config.rules.rules().is_empty(), "no rules");
     assert_eq!(
-        config.rules.default_answer().body,
+        config.rules.default_decision().body(),
         r#"{"ApiVersion":"1.0","NeedRecord":false}"#
     );
 }
@@ -55,10 +57,10 @@ interval = { mp4 = 3600, m3u8 = 600 }
     .expect("loads");
     let query =
         Query::parse("domain=LIVE.example.com&app=edu&stream=course-7&codec=H265&vbitrate=2500");
-    let verdict = config.rules.evaluate(&query);
+    let verdict = decide(&config.rules, None, &query, Timestamp::now());
     assert_eq!(verdict.rule_name(), "hevc-courses");
     assert_eq!(
-        verdict.answer.body,
+        verdict.decision.body(),
         r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"Mp4":3600,"M3U8":600},"Format":["mp4","m3u8"]}"#
     );
 }
@@ -191,7 +193,7 @@ fn auth_is_off_by_default_and_on_with_a_key() {
     ))
     .expect("loads");
     let verifier = config.auth.expect("on");
-    assert_eq!(verifier.mode, crate::signature::Mode::Enforce);
+    assert_eq!(verifier.mode, crate::auth::signature::Mode::Enforce);
     assert_eq!(verifier.max_skew.as_secs(), 120);
     assert_eq!(verifier.host.as_deref(), Some("live.example.com"));
 }
@@ -269,9 +271,11 @@ fn a_scheduled_rule_matches_only_inside_its_windows() {
     ))
     .expect("loads");
     let at = |instant: &str| {
-        let mut query = Query::parse("app=x");
-        query.at = Some(instant.parse().expect("instant"));
-        config.rules.evaluate(&query).rule_name().to_owned()
+        let query = Query::parse("app=x");
+        let now = instant.parse().expect("instant");
+        decide(&config.rules, None, &query, now)
+            .rule_name()
+            .to_owned()
     };
     assert_eq!(at("2026-11-24T02:00:00Z"), "office", "Tue 10:00 local");
     assert_eq!(at("2026-11-24T12:00:00Z"), "default", "Tue 20:00 local");
@@ -280,10 +284,10 @@ fn a_scheduled_rule_matches_only_inside_its_windows() {
         "office",
         "Sat 21:00 local, in the date range"
     );
-    let mut query = Query::parse("app=x");
-    query.at = Some("2026-11-24T12:00:00Z".parse().expect("instant"));
-    let (steps, _) = config.rules.explain(&query);
-    let reason = steps[0].outcome.to_string();
+    let query = Query::parse("app=x");
+    let now = "2026-11-24T12:00:00Z".parse().expect("instant");
+    let steps = explain(&config.rules, None, &query, now).steps;
+    let reason = steps[0].check.to_string();
     assert!(
         reason.contains("schedule") && reason.contains("Tuesday 2026-11-24T20:00:00"),
         "{reason}"

@@ -3,11 +3,12 @@
 
 use super::error::ApiError;
 use crate::decision::{Decision, Format, Interval};
-use crate::metrics::CONTENT_TYPE;
-use crate::overrides::{OVERRIDE_RULE_NAME, OverrideView, raw_json};
+use crate::overrides::{OverrideView, raw_json};
 use crate::query::Query;
-use crate::rules::{Outcome, Pattern, Rule};
-use crate::state::AppState;
+use crate::rules::{Check, Pattern, Rule};
+use crate::service::AppState;
+use crate::telemetry::metrics::CONTENT_TYPE;
+use crate::verdict;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Uri, header};
@@ -22,7 +23,7 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let allowed = state.rules().admin_token.as_ref().is_none_or(|token| {
+    let allowed = state.live().admin_token.as_ref().is_none_or(|token| {
         token.verify(
             request
                 .headers()
@@ -106,9 +107,9 @@ struct DecisionView {
 impl From<&Decision> for DecisionView {
     fn from(decision: &Decision) -> DecisionView {
         DecisionView {
-            record: decision.record,
-            formats: decision.formats.clone(),
-            interval: decision.interval,
+            record: decision.record(),
+            formats: decision.formats().map(<[Format]>::to_vec),
+            interval: decision.interval().copied(),
         }
     }
 }
@@ -134,7 +135,7 @@ fn rule_view(rule: &Rule, hits: u64, last_hit_ms: u64) -> RuleView {
             min: rule.vbitrate.min,
             max: rule.vbitrate.max,
         }),
-        decision: DecisionView::from(&rule.answer.decision),
+        decision: DecisionView::from(&rule.decision),
         mode: if rule.shadow { "shadow" } else { "live" },
         schedule: rule.schedule.as_ref().map(ToString::to_string),
         hits,
@@ -152,7 +153,7 @@ fn timestamp(unix_ms: u64) -> Option<String> {
 
 /// `GET /rules`: the loaded rule set, its source file and per-rule hit counts.
 pub async fn rules(State(state): State<AppState>) -> Json<impl Serialize> {
-    let live = state.rules();
+    let live = state.live();
     Json(RulesView {
         config: SourceView {
             path: live.source.path.display().to_string(),
@@ -160,7 +161,7 @@ pub async fn rules(State(state): State<AppState>) -> Json<impl Serialize> {
             loaded_at: live.source.loaded_at.to_string(),
         },
         rules: live
-            .rules
+            .rule_set
             .rules()
             .iter()
             .enumerate()
@@ -169,7 +170,7 @@ pub async fn rules(State(state): State<AppState>) -> Json<impl Serialize> {
             })
             .collect(),
         default: DefaultView {
-            decision: DecisionView::from(&live.rules.default_answer().decision),
+            decision: DecisionView::from(live.rule_set.default_decision()),
             hits: live.hits(None),
             last_hit: timestamp(live.last_hit(None)),
         },
@@ -215,20 +216,23 @@ struct StepView<'a> {
 /// `GET /explain?<callback query>`: the answer and every rule's reason, as JSON. Only on
 /// the admin listener: the public callback never explains.
 pub async fn explain(State(state): State<AppState>, uri: Uri) -> Response {
-    let mut query = Query::parse(uri.query().unwrap_or_default());
-    let now = jiff::Timestamp::now();
-    query.at = Some(now);
-    let live = state.rules();
+    let query = Query::parse(uri.query().unwrap_or_default());
+    let live = state.live();
     let overrides = state.overrides().snapshot();
-    let by_override = overrides.find(&query, now);
-    let (steps, verdict) = live.rules.explain(&query);
-    let body = by_override.map_or(&verdict.answer.body, |o| &o.answer.body);
+    let explained = verdict::explain(
+        &live.rule_set,
+        Some(&overrides),
+        &query,
+        jiff::Timestamp::now(),
+    );
+    let (verdict, by_rules) = (&explained.verdict, &explained.by_rules);
+    let by_override = verdict.by_override();
     let view = ExplainView {
-        response: raw_json(body),
-        rule: by_override.map_or(verdict.rule_name(), |_| OVERRIDE_RULE_NAME),
-        by_override: by_override.map(|o| OverrideView::from(&**o)),
-        overridden_rule: by_override.map(|_| verdict.rule_name()),
-        shadow: verdict.shadow.map(|r| r.name.as_str()),
+        response: raw_json(verdict.decision.body()),
+        rule: verdict.rule_name(),
+        by_override: by_override.map(OverrideView::from),
+        overridden_rule: by_override.map(|_| by_rules.rule_name()),
+        shadow: by_rules.shadow_name(),
         query: QueryView {
             domain: &query.domain,
             app: &query.app,
@@ -236,18 +240,17 @@ pub async fn explain(State(state): State<AppState>, uri: Uri) -> Response {
             codec: query.codec.as_str(),
             vbitrate: query.vbitrate,
         },
-        steps: steps
+        steps: explained
+            .steps
             .iter()
             .map(|step| {
-                let (outcome, mismatch) = match &step.outcome {
-                    Outcome::Decides => ("decides", None),
-                    Outcome::ShadowMatch => ("shadow_match", None),
-                    Outcome::NoMatch(m) => ("no_match", Some(m)),
-                    Outcome::NotReached => ("not_reached", None),
+                let mismatch = match &step.check {
+                    Check::NoMatch(m) => Some(m),
+                    _ => None,
                 };
                 StepView {
                     rule: &step.rule.name,
-                    outcome,
+                    outcome: step.check.code(),
                     field: mismatch.map(|m| m.field),
                     value: mismatch.map(|m| m.value.clone()),
                     wanted: mismatch.map(|m| m.wanted.clone()),

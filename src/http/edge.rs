@@ -8,15 +8,15 @@
 //! panic answer); `a_callback_gets_the_same_answer_inline_and_through_the_stack` holds the
 //! two paths to the same responses and metrics.
 
-use super::callback;
-use super::middleware::{App, answer_panic};
+use super::callback::{self, json};
+use super::middleware::{App, PanicAnswer, answer_panic};
 use super::observe::record;
 use super::query_cap::MAX_QUERY_LEN;
 use super::request_id::{MakeFastRequestId, REQUEST_ID_HEADER};
-use crate::metrics::{RequestLabels, RouteLabel};
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::telemetry::metrics::{RequestLabels, RouteLabel};
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use axum::http::{Method, Request, Response, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, Either, FutureExt, Ready, ready};
@@ -115,16 +115,10 @@ impl Callback {
             )
         }));
         let mut response = match decided {
-            Ok(Ok(body)) => {
-                let mut response = Response::new(EdgeBody::Left(Full::new(body)));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                response
-            }
+            Ok(Ok(body)) => json(EdgeBody::Left(Full::new(body))),
             Ok(Err(error)) => error.into_response().map(EdgeBody::Right),
-            Err(panic) => answer_panic(&self.state, panic.as_ref()).map(EdgeBody::Right),
+            Err(panic) => answer_panic(&self.state, PanicAnswer::Decision, panic.as_ref())
+                .map(EdgeBody::Right),
         };
         if let Some(id) = id {
             response.headers_mut().insert(REQUEST_ID_HEADER, id);
@@ -249,8 +243,8 @@ formats = ["mp4", "m3u8"]
     #[test]
     fn a_callback_gets_the_same_answer_inline_and_through_the_stack() {
         let now = jiff::Timestamp::now().as_second().to_string();
-        let key = crate::signature::Key::new("k3yForTests01234").expect("a valid key");
-        let signature = crate::signature::sign("live.example.com", &now, &key);
+        let key = crate::auth::signature::Key::new("k3yForTests01234").expect("a valid key");
+        let signature = crate::auth::signature::sign("live.example.com", &now, &key);
         let signed = [
             ("host", "live.example.com"),
             ("ali-live-timestamp", now.as_str()),

@@ -1,7 +1,7 @@
 //! The one JSON error shape of the HTTP layer: `{"error":"<code>","message":"<text>"}`.
 
+use crate::auth::signature::Failure;
 use crate::overrides::{FieldProblem, MAX_OVERRIDE_BODY_BYTES, WriteError};
-use crate::signature::Failure;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -44,6 +44,9 @@ pub enum ApiError {
     /// An override write that did not happen.
     #[error("{0}")]
     Write(std::sync::Arc<WriteError>),
+    /// Handling the request failed inside the server (a panic, caught).
+    #[error("the server failed to handle this request; see its log")]
+    Internal,
 }
 
 fn describe(problems: &[FieldProblem]) -> String {
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::InvalidOverride(_) => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::OverrideNotFound => StatusCode::NOT_FOUND,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Write(error) => match **error {
                 WriteError::TooMany => StatusCode::CONFLICT,
                 WriteError::Off | WriteError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -104,6 +108,7 @@ impl ApiError {
             ApiError::InvalidOverride(_) => "invalid_override",
             ApiError::BodyTooLarge => "body_too_large",
             ApiError::OverrideNotFound => "override_not_found",
+            ApiError::Internal => "internal",
             ApiError::Write(error) => match **error {
                 WriteError::TooMany => "too_many_overrides",
                 WriteError::Off => "overrides_off",

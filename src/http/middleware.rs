@@ -1,13 +1,14 @@
 //! The middleware stack, built in one place and in order around a whole router.
 
+use super::callback::json;
+use super::error::ApiError;
 use super::observe::{ObserveLayer, Routes};
 use super::query_cap::{MAX_QUERY_LEN, QueryCapLayer};
 use super::request_id::MakeFastRequestId;
-use crate::state::AppState;
+use crate::service::AppState;
+use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::any::Any;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -35,15 +36,24 @@ impl<T> App for T where
 {
 }
 
+/// What a listener answers when handling a request panicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanicAnswer {
+    /// The default decision, 200: the public listener, so the platform still gets a
+    /// valid answer.
+    Decision,
+    /// 500 with the API's JSON error shape: the admin listener.
+    Error,
+}
+
 /// Wraps `app`, outermost first:
 /// 1. `x-request-id`: kept when the client sent one, else generated; echoed back;
 /// 2. metrics: requests by route and status, refusals by reason, callback latency;
-/// 3. the 2,048-character query cap.
+/// 3. the 2,048-character query cap;
+/// 4. a last resort against panics, answered as `on_panic` says.
 ///
-/// Panics are caught closer to the handlers: `CallbackRoute` around the callback (no
-/// allocation on the hot path), `catch_panics` around the router. A connection's callbacks
-/// skip this stack: `Edge` does the same for them inline.
-pub fn stack<S>(app: S, state: AppState, routes: Routes) -> impl App
+/// A connection's callbacks skip this stack: `Edge` does the same for them inline.
+pub fn stack<S>(app: S, state: AppState, routes: Routes, on_panic: PanicAnswer) -> impl App
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
@@ -55,52 +65,36 @@ where
         .layer(QueryCapLayer::new(MAX_QUERY_LEN))
         .map_response(|response: Response<_>| response.map(axum::body::Body::new))
         .layer(CatchPanicLayer::custom(
-            move |panic: Box<dyn Any + Send>| answer_panic(&state, panic.as_ref()),
+            move |panic: Box<dyn Any + Send>| answer_panic(&state, on_panic, panic.as_ref()),
         ))
         .service(app)
 }
 
-/// A last resort around a router: a panic is logged, counted and answered with the
-/// default decision.
-pub fn catch_panics<S>(service: S, state: AppState) -> impl App
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-{
-    ServiceBuilder::new()
-        .map_response(|response: Response<_>| response.map(axum::body::Body::new))
-        .layer(CatchPanicLayer::custom(
-            move |panic: Box<dyn Any + Send>| answer_panic(&state, panic.as_ref()),
-        ))
-        .service(service)
-}
-
-/// The answer when handling a request panicked: the default decision, so the platform
-/// still gets a valid answer.
-pub fn answer_panic(state: &AppState, panic: &(dyn Any + Send)) -> Response {
+/// The answer when handling a request panicked, logged and counted.
+pub fn answer_panic(state: &AppState, on_panic: PanicAnswer, panic: &(dyn Any + Send)) -> Response {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     state.metrics().panics.inc();
-    tracing::error!(panic = %message, "request handling panicked; answered the default decision");
-    let body = state.rules().rules.default_answer().body.clone();
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    match on_panic {
+        PanicAnswer::Decision => {
+            tracing::error!(panic = %message, "request handling panicked; answered the default decision");
+            let body = state.live().rule_set.default_decision().body().clone();
+            json(Body::from(body))
+        }
+        PanicAnswer::Error => {
+            tracing::error!(panic = %message, "request handling panicked; answered 500");
+            ApiError::Internal.into_response()
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
-    use axum::body::Body;
     use std::convert::Infallible;
     use tower::ServiceExt;
 
@@ -133,9 +127,10 @@ mod tests {
         .expect("valid");
         let state = AppState::new(config.rules, None, config.source);
         let app = stack(
-            catch_panics(Panics, state.clone()),
+            Panics,
             state.clone(),
             Routes::new(&["/"], Some("/")),
+            PanicAnswer::Decision,
         );
         let request = Request::builder()
             .uri("/?app=x")
@@ -149,6 +144,36 @@ mod tests {
         assert_eq!(
             body,
             r#"{"ApiVersion":"1.0","NeedRecord":true,"Format":["mp4"]}"#
+        );
+        assert_eq!(state.metrics().panics.get(), 1, "the panic is counted");
+    }
+
+    #[tokio::test]
+    async fn an_admin_panic_is_answered_500_with_the_json_error_shape_and_counted() {
+        let config = Config::from_str("[default]\nrecord = true\n", std::path::Path::new("t.toml"))
+            .expect("valid");
+        let state = AppState::new(config.rules, None, config.source);
+        let app = stack(
+            Panics,
+            state.clone(),
+            Routes::new(&["/overrides"], None),
+            PanicAnswer::Error,
+        );
+        let request = Request::builder()
+            .method("PUT")
+            .uri("/overrides")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("answered");
+        assert_eq!(response.status(), 500, "an admin panic is a server error");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("a JSON body");
+        assert_eq!(json["error"], "internal", "the API's error shape: {json}");
+        assert!(
+            json.get("NeedRecord").is_none(),
+            "not a recording decision: {json}"
         );
         assert_eq!(state.metrics().panics.get(), 1, "the panic is counted");
     }

@@ -2,8 +2,8 @@
 //! `admin_router(state)` for operators, both wrapped by one middleware stack, and `Edge`,
 //! the service a connection runs, which answers the callback itself in front of the router.
 //!
-//! Handlers stay thin: they turn a request into a `Query`, ask the rule set, and send the
-//! prepared answer.
+//! Handlers stay thin: they hand a request's parts to `crate::service` or
+//! `crate::verdict` and send back what comes out.
 
 mod admin;
 mod callback;
@@ -18,12 +18,12 @@ mod request_id;
 
 pub use edge::{Edge, EdgeBody};
 pub use error::{ApiError, Rejected};
-pub use middleware::App;
+pub use middleware::{App, PanicAnswer};
 pub use observe::UNMATCHED_ROUTE;
 pub use query_cap::{MAX_QUERY_LEN, QueryCapLayer};
 
 use crate::overrides::MAX_OVERRIDE_BODY_BYTES;
-use crate::state::AppState;
+use crate::service::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -44,9 +44,8 @@ pub fn router(state: AppState, callback_path: &str, request_timeout: Duration) -
         &[callback_path, HEALTH_PATHS[0], HEALTH_PATHS[1]],
         Some(callback_path),
     );
-    let routes = middleware::catch_panics(routes, state.clone());
     let app = callback::CallbackRoute::new(callback_path, state.clone(), routes);
-    middleware::stack(app, state, labels)
+    middleware::stack(app, state, labels, PanicAnswer::Decision)
 }
 
 /// The admin application: `/metrics`, `/rules`, `/explain`, `/overrides`, `/healthz` and
@@ -79,8 +78,12 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
         ],
         None,
     );
-    let routes = middleware::catch_panics(routes.with_state(state.clone()), state.clone());
-    middleware::stack(routes, state, labels)
+    middleware::stack(
+        routes.with_state(state.clone()),
+        state,
+        labels,
+        PanicAnswer::Error,
+    )
 }
 
 /// SECURITY: bounds every endpoint but the callback, which answers synchronously.

@@ -2,7 +2,7 @@
 //! latency. A plain tower layer, so a request costs no allocation here.
 
 use super::error::Rejected;
-use crate::metrics::{Metrics, ReasonLabels, RequestLabels, RouteLabel};
+use crate::telemetry::metrics::{Metrics, ReasonLabels, RequestLabels, RouteLabel};
 use axum::extract::Request;
 use axum::http;
 use axum::response::Response;

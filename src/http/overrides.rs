@@ -6,7 +6,7 @@ use crate::overrides::{
     DEFAULT_LIST_LIMIT, FieldProblem, MAX_LIST_LIMIT, OverrideKey, OverrideRequest, OverrideView,
     check_key,
 };
-use crate::state::AppState;
+use crate::service::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -29,7 +29,7 @@ pub async fn put(
     let stored = state.overrides().put(item).await?;
     tracing::info!(
         key = %stored.key,
-        decision = %stored.answer.decision,
+        decision = %stored.decision,
         expires_at = stored.expires_at.map(|t| t.to_string()),
         reason = stored.reason.as_deref(),
         "override set"

@@ -2,8 +2,7 @@
 //! as the config file's, every problem naming its field.
 
 use super::model::{Override, OverrideKey};
-use crate::config::{RawInterval, check_decision};
-use crate::decision::{Format, Interval};
+use crate::decision::{Format, IntervalSpec, check_decision};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +40,7 @@ pub struct OverrideRequest {
     pub formats: Option<Vec<String>>,
     /// `Interval`, seconds per format, as in the config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<RawInterval>,
+    pub interval: Option<IntervalSpec>,
     /// Lifetime in seconds from now, 1..=`MAX_TTL_SECS`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
@@ -116,7 +115,7 @@ impl OverrideRequest {
         let decision = check_decision(self.record, self.formats.as_deref(), self.interval.as_ref())
             .map_err(|list| {
                 problems.extend(list.into_iter().map(|p| FieldProblem {
-                    field: p.field.unwrap_or_default(),
+                    field: p.field,
                     message: p.message,
                 }));
             })
@@ -213,7 +212,7 @@ pub struct OverrideView {
     pub formats: Option<Vec<Format>>,
     /// `Interval`, if set, with the config's keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<IntervalView>,
+    pub interval: Option<IntervalSpec>,
     /// Free text.
     pub reason: Option<String>,
     /// When it was created, RFC 3339.
@@ -224,45 +223,21 @@ pub struct OverrideView {
     pub response: Option<Box<serde_json::value::RawValue>>,
 }
 
-/// `interval` with the config's lower-case keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IntervalView {
-    /// MP4 cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mp4: Option<u32>,
-    /// FLV cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flv: Option<u32>,
-    /// HLS cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub m3u8: Option<u32>,
-}
-
-impl From<&Interval> for IntervalView {
-    fn from(i: &Interval) -> IntervalView {
-        IntervalView {
-            mp4: i.mp4,
-            flv: i.flv,
-            m3u8: i.m3u8,
-        }
-    }
-}
-
 impl From<&Override> for OverrideView {
     fn from(o: &Override) -> OverrideView {
         let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        let decision = &o.answer.decision;
+        let decision = &o.decision;
         OverrideView {
             domain: some(&o.key.domain),
             app: some(&o.key.app),
             stream: o.key.stream.clone(),
-            record: decision.record,
-            formats: decision.formats.clone(),
-            interval: decision.interval.as_ref().map(IntervalView::from),
+            record: decision.record(),
+            formats: decision.formats().map(<[Format]>::to_vec),
+            interval: decision.interval().map(IntervalSpec::from),
             reason: o.reason.clone(),
             created_at: o.created_at.to_string(),
             expires_at: o.expires_at.map(|t| t.to_string()),
-            response: raw_json(&o.answer.body),
+            response: raw_json(o.decision.body()),
         }
     }
 }
@@ -308,7 +283,7 @@ mod tests {
         .unwrap_or_else(|p| panic!("{p:?}"));
         assert_eq!(o.key.to_string(), "live.example.com/edu/math-101");
         assert_eq!(
-            o.answer.body,
+            o.decision.body(),
             r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"Mp4":600},"Format":["mp4","m3u8"]}"#
         );
         assert_eq!(

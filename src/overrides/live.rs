@@ -10,7 +10,7 @@
 
 use super::model::{Override, OverrideKey, OverrideSet};
 use super::store::{NOTIFY_CHANNEL, Store, StoreError, StoreSpec, notified_key};
-use crate::metrics::{Metrics, ScopeLabels};
+use crate::telemetry::metrics::{Metrics, ScopeLabels};
 use arc_swap::ArcSwap;
 use jiff::Timestamp;
 use prometheus_client::metrics::counter::Counter;

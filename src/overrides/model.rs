@@ -6,7 +6,6 @@
 
 use crate::decision::Decision;
 use crate::query::Query;
-use crate::rules::Answer;
 use foldhash::HashMap;
 use jiff::Timestamp;
 use std::fmt;
@@ -56,8 +55,8 @@ impl fmt::Display for OverrideKey {
 pub struct Override {
     /// What it applies to.
     pub key: OverrideKey,
-    /// The decision and its response body, rendered once.
-    pub answer: Answer,
+    /// The decision, with its response body rendered once.
+    pub decision: Decision,
     /// Free text from whoever set it.
     pub reason: Option<String>,
     /// When it was created (or last replaced).
@@ -77,7 +76,7 @@ impl Override {
     ) -> Override {
         Override {
             key,
-            answer: Answer::new(decision),
+            decision,
             reason,
             created_at,
             expires_at,
@@ -280,7 +279,7 @@ mod tests {
         set.put(Arc::new(item(key("", "", "s"), false, None)));
         assert_eq!(set.len(), 1);
         let found = set.find(&query("d", "a", "s"), Timestamp::UNIX_EPOCH);
-        assert_eq!(found.map(|o| o.answer.decision.record), Some(false));
+        assert_eq!(found.map(|o| o.decision.record()), Some(false));
         let removed = set.remove(&key("", "", "s"));
         assert!(removed.is_some());
         assert!(set.is_empty());

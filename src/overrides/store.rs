@@ -3,7 +3,7 @@
 //! are spoken to with the same SQL.
 
 use super::model::{Override, OverrideKey};
-use crate::decision::{Decision, Format, Interval, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS};
+use crate::decision::{Decision, IntervalSpec, check_decision};
 use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -238,20 +238,20 @@ impl Store {
 
     /// Creates or replaces the override of `item.key`; returns once committed.
     pub async fn put(&self, item: &Override) -> Result<(), StoreError> {
-        let decision = &item.answer.decision;
-        let formats = decision.formats.as_ref().map(|list| {
+        let decision = &item.decision;
+        let formats = decision.formats().map(|list| {
             list.iter()
                 .map(|f| f.as_str())
                 .collect::<Vec<_>>()
                 .join(",")
         });
-        let interval = decision.interval.unwrap_or_default();
+        let interval = decision.interval().copied().unwrap_or_default();
         let secs = |v: Option<u32>| v.map(i64::from);
         on_pool!(self, pool => sqlx::query(UPSERT)
             .bind(&item.key.domain)
             .bind(&item.key.app)
             .bind(&item.key.stream)
-            .bind(decision.record)
+            .bind(decision.record())
             .bind(formats)
             .bind(secs(interval.mp4))
             .bind(secs(interval.flv))
@@ -366,30 +366,27 @@ impl Row {
             .ok()
     }
 
+    /// The override a row holds, its decision checked as every decision is.
     fn into_override(self) -> Result<Override, String> {
-        let formats = match &self.formats {
-            None => None,
-            Some(text) => Some(
-                text.split(',')
-                    .map(|name| Format::parse(name).ok_or(format!("unknown format {name:?}")))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+        let formats: Option<Vec<String>> = self
+            .formats
+            .as_deref()
+            .map(|text| text.split(',').map(str::to_owned).collect());
+        let interval = IntervalSpec {
+            mp4: self.interval_mp4,
+            flv: self.interval_flv,
+            m3u8: self.interval_m3u8,
         };
-        let secs = |v: Option<i64>| -> Result<Option<u32>, String> {
-            v.map(|s| {
-                u32::try_from(s)
-                    .ok()
-                    .filter(|s| (MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS).contains(s))
-                    .ok_or(format!("interval {s} is out of range"))
-            })
-            .transpose()
-        };
-        let interval = Interval {
-            mp4: secs(self.interval_mp4)?,
-            flv: secs(self.interval_flv)?,
-            m3u8: secs(self.interval_m3u8)?,
-        };
-        let interval = (interval != Interval::default()).then_some(interval);
+        let interval = (interval != IntervalSpec::default()).then_some(interval);
+        let decision = check_decision(self.record, formats.as_deref(), interval.as_ref()).map_err(
+            |problems| {
+                let parts: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.field, p.message))
+                    .collect();
+                parts.join("; ")
+            },
+        )?;
         let time = |ms: i64| Timestamp::from_millisecond(ms).map_err(|e| e.to_string());
         Ok(Override::new(
             OverrideKey {
@@ -397,11 +394,7 @@ impl Row {
                 app: self.app,
                 stream: self.stream,
             },
-            Decision {
-                record: self.record,
-                formats,
-                interval,
-            },
+            decision,
             self.reason,
             time(self.created_at)?,
             self.expires_at.map(time).transpose()?,
@@ -412,6 +405,7 @@ impl Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::{Format, Interval};
     use std::path::Path;
 
     #[test]
@@ -474,14 +468,14 @@ mod tests {
                 app: String::new(),
                 stream: "s".into(),
             },
-            Decision {
-                record: true,
-                formats: Some(vec![Format::M3u8, Format::Mp4]),
-                interval: Some(Interval {
+            Decision::new(
+                true,
+                Some(vec![Format::M3u8, Format::Mp4]),
+                Some(Interval {
                     mp4: Some(600),
                     ..Interval::default()
                 }),
-            },
+            ),
             Some("why".into()),
             now,
             Some(now + jiff::SignedDuration::from_secs(60)),

@@ -26,7 +26,7 @@ impl RuleDiff {
         let new_names: HashMap<&str, ()> =
             new.rules().iter().map(|r| (r.name.as_str(), ())).collect();
         let mut diff = RuleDiff {
-            default_changed: old.default_answer().body != new.default_answer().body,
+            default_changed: old.default_decision() != new.default_decision(),
             ..RuleDiff::default()
         };
         for rule in new.rules() {

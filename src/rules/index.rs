@@ -14,6 +14,7 @@ use super::rule::Rule;
 use crate::query::Query;
 use foldhash::HashMap;
 use globset::{Candidate, GlobSet, GlobSetBuilder};
+use jiff::Timestamp;
 use regex::{RegexSet, RegexSetBuilder};
 use smallvec::SmallVec;
 use std::cell::RefCell;
@@ -202,14 +203,14 @@ impl RuleIndex {
 
     /// The position of the first rule of `rules` (the slice the index was built from)
     /// that matches `query`.
-    pub fn first_match(&self, rules: &[Rule], query: &Query) -> Option<usize> {
+    pub fn first_match(&self, rules: &[Rule], query: &Query, now: Timestamp) -> Option<usize> {
         let mut candidates = Candidates::new();
         self.gather(rules, query, &mut candidates);
         candidates.sort_unstable();
         candidates
             .into_iter()
             .map(|id| id as usize)
-            .find(|&position| rules.get(position).is_some_and(|r| r.matches(query)))
+            .find(|&position| rules.get(position).is_some_and(|r| r.matches(query, now)))
     }
 
     /// Adds every rule whose key matches `query` to `out`.

@@ -1,7 +1,8 @@
-//! The compiled rule set: pure evaluation of a `Query` to a `Verdict`, no I/O.
+//! The compiled rule set: pure matching of a `Query` at a time against rules, no I/O.
 //!
-//! Rules are tried in file order and the first that matches answers; when none does, the
-//! default answers.
+//! Rules are tried in file order and the first live rule that matches decides; shadow
+//! rules are matched too but never decide. Who wins between rules, overrides and the
+//! default is settled in `crate::verdict`, not here.
 
 mod diff;
 mod index;
@@ -14,19 +15,21 @@ pub use index::REGEX_SET_SIZE_LIMIT;
 
 use index::RuleIndex;
 pub use pattern::{Pattern, PatternError, REGEX_SIZE_LIMIT};
-pub use rule::{Answer, BitrateRange, Mismatch, Rule};
+pub use rule::{BitrateRange, Mismatch, Rule};
 pub use schedule::Schedule;
 
+use crate::decision::Decision;
 use crate::query::Query;
+use jiff::Timestamp;
 
 /// The name under which the default decision appears in logs, metrics and `decide`.
 pub const DEFAULT_RULE_NAME: &str = "default";
 
-/// A validated, compiled list of rules and the default answer.
+/// A validated, compiled list of rules and the default decision.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    default: Answer,
+    default: Decision,
     /// Indexes the live rules only.
     index: RuleIndex,
     /// Positions of the shadow rules, ascending.
@@ -39,62 +42,50 @@ pub struct Step<'a> {
     /// The rule.
     pub rule: &'a Rule,
     /// What it did with the query.
-    pub outcome: Outcome,
+    pub check: Check,
 }
 
-/// What one rule did with a query.
+/// What one rule did with a query, as explain shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// It matched and answered.
+pub enum Check {
+    /// It matched and decided.
     Decides,
     /// It is a shadow rule and matched: counted and logged, but the next rule decides.
     ShadowMatch,
     /// It did not match, failing this condition first.
     NoMatch(Mismatch),
-    /// An earlier rule answered first.
+    /// An earlier rule (or an override) decided first.
     NotReached,
 }
 
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Check {
+    /// The stable code of the check, as the admin API spells it.
+    pub fn code(&self) -> &'static str {
         match self {
-            Outcome::Decides => f.write_str("matches: decides"),
-            Outcome::ShadowMatch => f.write_str("matches, but shadow: counted, does not answer"),
-            Outcome::NoMatch(m) => {
-                write!(f, "no match: {} {:?} is not {}", m.field, m.value, m.wanted)
-            }
-            Outcome::NotReached => f.write_str("not reached: an earlier rule decided"),
+            Check::Decides => "decides",
+            Check::ShadowMatch => "shadow_match",
+            Check::NoMatch(_) => "no_match",
+            Check::NotReached => "not_reached",
         }
     }
 }
 
-/// The outcome of evaluating one query.
-#[derive(Debug, Clone, Copy)]
-pub struct Verdict<'a> {
-    /// Position of the matching rule in evaluation order; `None` when the default answered.
-    pub index: Option<usize>,
-    /// The rule that matched; `None` when the default answered.
-    pub rule: Option<&'a Rule>,
-    /// The first shadow rule before the answering one that matched: it would have decided
-    /// had it been live.
-    pub shadow: Option<&'a Rule>,
-    /// That shadow rule's position.
-    pub shadow_index: Option<usize>,
-    /// What to send back.
-    pub answer: &'a Answer,
-}
-
-impl Verdict<'_> {
-    /// The matching rule's name, or `default`.
-    pub fn rule_name(&self) -> &str {
-        self.rule
-            .map_or(DEFAULT_RULE_NAME, |rule| rule.name.as_str())
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Decides => f.write_str("matches: decides"),
+            Check::ShadowMatch => f.write_str("matches, but shadow: counted, does not answer"),
+            Check::NoMatch(m) => {
+                write!(f, "no match: {} {:?} is not {}", m.field, m.value, m.wanted)
+            }
+            Check::NotReached => f.write_str("not reached: an earlier rule decided"),
+        }
     }
 }
 
 impl RuleSet {
     /// Builds a rule set from rules already validated (unique names, sound patterns).
-    pub fn new(rules: Vec<Rule>, default: Answer) -> RuleSet {
+    pub fn new(rules: Vec<Rule>, default: Decision) -> RuleSet {
         let index = RuleIndex::build(&rules);
         let shadows = (0..rules.len()).filter(|&i| rules[i].shadow).collect();
         RuleSet {
@@ -105,79 +96,62 @@ impl RuleSet {
         }
     }
 
-    /// Decides for `query`: the first matching live rule in file order, else the default.
-    pub fn evaluate(&self, query: &Query) -> Verdict<'_> {
-        let index = self.index.first_match(&self.rules, query);
-        let mut verdict = self.verdict_of(index);
-        verdict.shadow_index = self.shadow_match(query, index);
-        verdict.shadow = verdict.shadow_index.and_then(|i| self.rules.get(i));
-        verdict
+    /// The position of the first live rule in file order that matches `query` at `now`.
+    pub fn first_match(&self, query: &Query, now: Timestamp) -> Option<usize> {
+        self.index.first_match(&self.rules, query, now)
     }
 
-    /// The same decision by a plain scan in file order: the reference the index is held
-    /// to in tests and benchmarks.
-    pub fn evaluate_linear(&self, query: &Query) -> Verdict<'_> {
-        let index = self
-            .rules
+    /// The same by a plain scan in file order: the reference the index is held to in tests
+    /// and benchmarks.
+    pub fn first_match_linear(&self, query: &Query, now: Timestamp) -> Option<usize> {
+        self.rules
             .iter()
-            .position(|rule| !rule.shadow && rule.matches(query));
-        let mut verdict = self.verdict_of(index);
-        verdict.shadow_index = self.shadow_match(query, index);
-        verdict.shadow = verdict.shadow_index.and_then(|i| self.rules.get(i));
-        verdict
+            .position(|rule| !rule.shadow && rule.matches(query, now))
     }
 
-    /// The first shadow rule before `answering` (or anywhere, for the default) that
-    /// matches. Shadow rules are few; they are checked one by one.
-    fn shadow_match(&self, query: &Query, answering: Option<usize>) -> Option<usize> {
-        let end = answering.unwrap_or(self.rules.len());
+    /// The first shadow rule before position `before` (anywhere, for `None`) that matches.
+    /// Shadow rules are few; they are checked one by one.
+    pub fn shadow_match(
+        &self,
+        query: &Query,
+        now: Timestamp,
+        before: Option<usize>,
+    ) -> Option<usize> {
+        let end = before.unwrap_or(self.rules.len());
         self.shadows
             .iter()
             .copied()
             .take_while(|&i| i < end)
-            .find(|&i| self.rules.get(i).is_some_and(|rule| rule.matches(query)))
+            .find(|&i| {
+                self.rules
+                    .get(i)
+                    .is_some_and(|rule| rule.matches(query, now))
+            })
     }
 
-    /// Every rule in order with why it did or did not decide, then the verdict.
-    pub fn explain(&self, query: &Query) -> (Vec<Step<'_>>, Verdict<'_>) {
-        let verdict = self.evaluate(query);
-        let steps = self
-            .rules
+    /// Every rule in order with why it did or did not decide, given that the rule at
+    /// `decided` (none, for the default) is the one that did.
+    pub fn explain(&self, query: &Query, now: Timestamp, decided: Option<usize>) -> Vec<Step<'_>> {
+        self.rules
             .iter()
             .enumerate()
             .map(|(i, rule)| {
-                let outcome = match verdict.index {
-                    Some(winner) if i > winner => Outcome::NotReached,
-                    _ => match rule.mismatch(query) {
-                        Some(mismatch) => Outcome::NoMatch(mismatch),
-                        None if rule.shadow => Outcome::ShadowMatch,
-                        None => Outcome::Decides,
+                let check = match decided {
+                    Some(winner) if i > winner => Check::NotReached,
+                    _ => match rule.mismatch(query, now) {
+                        Some(mismatch) => Check::NoMatch(mismatch),
+                        None if rule.shadow => Check::ShadowMatch,
+                        None => Check::Decides,
                     },
                 };
-                Step { rule, outcome }
+                Step { rule, check }
             })
-            .collect();
-        (steps, verdict)
+            .collect()
     }
 
-    /// The verdict naming rule `index` (which must exist), or the default for `None`.
-    fn verdict_of(&self, index: Option<usize>) -> Verdict<'_> {
-        match index.and_then(|i| self.rules.get(i)) {
-            Some(rule) => Verdict {
-                index,
-                rule: Some(rule),
-                shadow: None,
-                shadow_index: None,
-                answer: &rule.answer,
-            },
-            None => Verdict {
-                index: None,
-                rule: None,
-                shadow: None,
-                shadow_index: None,
-                answer: &self.default,
-            },
-        }
+    /// The rule at `index`.
+    pub fn get(&self, index: usize) -> Option<&Rule> {
+        self.rules.get(index)
     }
 
     /// How many rules there are.
@@ -195,8 +169,8 @@ impl RuleSet {
         &self.rules
     }
 
-    /// The answer when no rule matches.
-    pub fn default_answer(&self) -> &Answer {
+    /// The decision when no rule matches.
+    pub fn default_decision(&self) -> &Decision {
         &self.default
     }
 }

@@ -4,26 +4,8 @@ use super::pattern::Pattern;
 use super::schedule::Schedule;
 use crate::decision::Decision;
 use crate::query::{Codec, Query};
-use bytes::Bytes;
 use jiff::Timestamp;
 use std::fmt;
-
-/// A decision together with its response body, rendered once at compile time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// The decision.
-    pub decision: Decision,
-    /// The exact JSON body sent to the platform.
-    pub body: Bytes,
-}
-
-impl Answer {
-    /// Renders the body of `decision`.
-    pub fn new(decision: Decision) -> Answer {
-        let body = decision.to_body();
-        Answer { decision, body }
-    }
-}
 
 /// Inclusive bounds on the video bitrate, in Kbit/s.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -79,7 +61,7 @@ pub struct Rule {
     /// Accepted bitrates.
     pub vbitrate: BitrateRange,
     /// What the rule answers.
-    pub answer: Answer,
+    pub decision: Decision,
     /// `true` for `mode = "shadow"`: evaluated and counted, but never answers.
     pub shadow: bool,
     /// When the rule applies; `None` is always.
@@ -98,8 +80,8 @@ pub struct Mismatch {
 }
 
 impl Rule {
-    /// `None` when the rule matches `query`, else the first condition it fails.
-    pub fn mismatch(&self, query: &Query) -> Option<Mismatch> {
+    /// `None` when the rule matches `query` at `now`, else the first condition it fails.
+    pub fn mismatch(&self, query: &Query, now: Timestamp) -> Option<Mismatch> {
         let miss = |field, value: &str, wanted: String| {
             Some(Mismatch {
                 field,
@@ -127,30 +109,28 @@ impl Rule {
             return miss("vbitrate", &value, self.vbitrate.to_string());
         }
         if let Some(schedule) = &self.schedule
-            && !self.in_schedule(query)
+            && !self.in_schedule(now)
         {
-            let now = schedule.local(query.at.unwrap_or_else(Timestamp::now));
-            let local = now.strftime("%A %Y-%m-%dT%H:%M:%S").to_string();
+            let local = schedule.local(now);
+            let local = local.strftime("%A %Y-%m-%dT%H:%M:%S").to_string();
             return miss("schedule", &local, format!("inside {schedule}"));
         }
         None
     }
 
-    /// Whether every condition of the rule holds for `query`.
-    pub fn matches(&self, query: &Query) -> bool {
+    /// Whether every condition of the rule holds for `query` at `now`.
+    pub fn matches(&self, query: &Query, now: Timestamp) -> bool {
         self.codec_matches(&query.codec)
             && self.vbitrate.contains(query.vbitrate)
             && self.stream.matches(&query.stream)
             && self.app.matches(&query.app)
             && self.domain.matches(&query.domain)
-            && self.in_schedule(query)
+            && self.in_schedule(now)
     }
 
-    /// Whether the query's time (now, when it carries none) is inside the schedule.
-    pub fn in_schedule(&self, query: &Query) -> bool {
-        self.schedule
-            .as_ref()
-            .is_none_or(|s| s.contains(query.at.unwrap_or_else(Timestamp::now)))
+    /// Whether `now` is inside the rule's schedule (always, for a rule without one).
+    pub fn in_schedule(&self, now: Timestamp) -> bool {
+        self.schedule.as_ref().is_none_or(|s| s.contains(now))
     }
 
     /// Whether `codec` is among the rule's codecs (or the rule takes any).

@@ -1,6 +1,7 @@
 use super::*;
 use crate::decision::Decision;
 use crate::query::Codec;
+use jiff::Timestamp;
 use proptest::prelude::*;
 
 fn rule(name: &str, domain: Option<&str>, app: Option<&str>, stream: Option<&str>) -> Rule {
@@ -11,18 +12,31 @@ fn rule(name: &str, domain: Option<&str>, app: Option<&str>, stream: Option<&str
         stream: Pattern::compile(stream, false).expect("stream compiles"),
         codecs: None,
         vbitrate: BitrateRange::default(),
-        answer: Answer::new(Decision::plain(true)),
+        decision: Decision::plain(true),
         shadow: false,
         schedule: None,
     }
 }
 
 fn set(rules: Vec<Rule>) -> RuleSet {
-    RuleSet::new(rules, Answer::new(Decision::plain(false)))
+    RuleSet::new(rules, Decision::plain(false))
 }
 
+/// A fixed clock: these rules have no schedule.
+fn now() -> Timestamp {
+    Timestamp::UNIX_EPOCH
+}
+
+/// The name of the first live rule matching `raw`, or `default`.
 fn winner(rules: &RuleSet, raw: &str) -> String {
-    rules.evaluate(&Query::parse(raw)).rule_name().to_owned()
+    name_at(rules, rules.first_match(&Query::parse(raw), now()))
+}
+
+fn name_at(rules: &RuleSet, index: Option<usize>) -> String {
+    index
+        .and_then(|i| rules.get(i))
+        .map_or(DEFAULT_RULE_NAME, |r| r.name.as_str())
+        .to_owned()
 }
 
 #[test]
@@ -41,18 +55,6 @@ fn the_first_matching_rule_wins_over_later_ones() {
     for (raw, expected) in cases {
         assert_eq!(winner(&rules, raw), expected, "query {raw:?}");
     }
-}
-
-#[test]
-fn no_match_falls_back_to_the_default() {
-    let rules = set(vec![rule("edu", None, Some("edu"), None)]);
-    let verdict = rules.evaluate(&Query::parse("app=news"));
-    assert_eq!(verdict.rule_name(), DEFAULT_RULE_NAME);
-    assert!(verdict.rule.is_none(), "no rule object for the default");
-    assert!(
-        !verdict.answer.decision.record,
-        "default says do not record"
-    );
 }
 
 #[test]
@@ -135,7 +137,7 @@ fn arbitrary_rule(index: usize) -> impl Strategy<Value = Rule> {
                     .expect("generated stream compiles"),
                 codecs,
                 vbitrate: BitrateRange { min, max },
-                answer: Answer::new(Decision::plain(record)),
+                decision: Decision::plain(record),
                 shadow,
                 schedule: None,
             },
@@ -172,9 +174,8 @@ proptest! {
     #[test]
     fn the_answer_is_the_lowest_indexed_matching_rule(rules in arbitrary_rule_set(), raw in arbitrary_query()) {
         let query = Query::parse(&raw);
-        let expected = rules.rules().iter().position(|r| !r.shadow && r.matches(&query));
-        let verdict = rules.evaluate(&query);
-        let got = verdict.rule.map(|r| r.name.clone());
+        let expected = rules.rules().iter().position(|r| !r.shadow && r.matches(&query, now()));
+        let got = rules.first_match(&query, now()).and_then(|i| rules.get(i)).map(|r| r.name.clone());
         prop_assert_eq!(got, expected.map(|i| format!("r{i}")));
     }
 
@@ -188,11 +189,12 @@ proptest! {
     ) {
         for raw in queries {
             let query = Query::parse(&raw);
-            let (indexed, linear) = (rules.evaluate(&query), rules.evaluate_linear(&query));
-            prop_assert_eq!(indexed.index, linear.index, "query {}", raw);
+            let indexed = rules.first_match(&query, now());
+            let linear = rules.first_match_linear(&query, now());
+            prop_assert_eq!(indexed, linear, "query {}", raw);
             prop_assert_eq!(
-                indexed.shadow.map(|r| &r.name),
-                linear.shadow.map(|r| &r.name),
+                rules.shadow_match(&query, now(), indexed),
+                rules.shadow_match(&query, now(), linear),
                 "shadow of query {}", raw
             );
         }
@@ -201,8 +203,8 @@ proptest! {
     #[test]
     fn evaluation_is_deterministic_and_never_panics(rules in arbitrary_rule_set(), raw in ".{0,200}") {
         let query = Query::parse(&raw);
-        let first = rules.evaluate(&query).rule_name().to_owned();
-        let second = rules.evaluate(&query).rule_name().to_owned();
+        let first = name_at(&rules, rules.first_match(&query, now()));
+        let second = name_at(&rules, rules.first_match(&query, now()));
         prop_assert_eq!(first, second);
     }
 }
@@ -211,20 +213,27 @@ proptest! {
 fn a_shadow_rule_never_answers_but_is_reported_when_it_would_have() {
     let mut trial = rule("trial", None, Some("edu"), None);
     trial.shadow = true;
-    trial.answer = Answer::new(Decision::plain(false));
+    trial.decision = Decision::plain(false);
     let rules = set(vec![
         trial,
         rule("edu-live", None, Some("edu"), Some("course-*")),
     ]);
-    let verdict = rules.evaluate(&Query::parse("app=edu&stream=course-1"));
-    assert_eq!(verdict.rule_name(), "edu-live", "the next rule decides");
+    let query = Query::parse("app=edu&stream=course-1");
+    let decided = rules.first_match(&query, now());
     assert_eq!(
-        verdict.shadow.map(|r| r.name.as_str()),
+        name_at(&rules, decided),
+        "edu-live",
+        "the next rule decides"
+    );
+    let shadow = rules.shadow_match(&query, now(), decided);
+    assert_eq!(
+        shadow.and_then(|i| rules.get(i)).map(|r| r.name.as_str()),
         Some("trial"),
         "would have matched"
     );
-    let verdict = rules.evaluate(&Query::parse("app=news"));
-    assert!(verdict.shadow.is_none(), "no shadow match for other apps");
+    let query = Query::parse("app=news");
+    let shadow = rules.shadow_match(&query, now(), rules.first_match(&query, now()));
+    assert!(shadow.is_none(), "no shadow match for other apps");
 }
 
 #[test]
@@ -240,9 +249,11 @@ fn explain_gives_every_rule_its_reason() {
         rule("edu", None, Some("edu"), None),
         rule("late", None, None, None),
     ]);
-    let (steps, verdict) = rules.explain(&Query::parse("app=edu&codec=h264"));
-    assert_eq!(verdict.rule_name(), "edu");
-    let outcomes: Vec<String> = steps.iter().map(|s| s.outcome.to_string()).collect();
+    let query = Query::parse("app=edu&codec=h264");
+    let decided = rules.first_match(&query, now());
+    assert_eq!(name_at(&rules, decided), "edu");
+    let steps = rules.explain(&query, now(), decided);
+    let outcomes: Vec<String> = steps.iter().map(|s| s.check.to_string()).collect();
     assert_eq!(
         outcomes,
         [

@@ -1,7 +1,7 @@
 //! Callback signing and refusals of what a forged or broken caller sends.
 
 use crate::helpers::{CONFIG, TestServer, client};
-use recgate::signature::{Key, sign};
+use recgate::auth::signature::{Key, sign};
 
 const KEY: &str = "abcdefghijklmnop1234";
 

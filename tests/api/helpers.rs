@@ -1,8 +1,8 @@
 //! A real recgate server on 127.0.0.1:0 and a real HTTP client, for the tests.
 
 use recgate::config::Config;
-use recgate::startup::{Running, StartOptions, start};
-use recgate::state::AppState;
+use recgate::server::{Running, StartOptions, start};
+use recgate::service::AppState;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ use crate::helpers::{
 };
 use nix::sys::signal::Signal;
 use recgate::config::Config;
-use recgate::reload::Reloader;
+use recgate::server::reload::Reloader;
 use std::time::{Duration, Instant};
 
 const NOT_RECORDED: &str = r#"{"ApiVersion":"1.0","NeedRecord":false}"#;

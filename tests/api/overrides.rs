@@ -3,7 +3,7 @@
 
 use crate::helpers::{CONFIG, ServerProcess, TestServer, client, config_file, fetch, recgate};
 use recgate::config::Config;
-use recgate::startup::{StartOptions, start};
+use recgate::server::{StartOptions, start};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -536,7 +536,7 @@ async fn a_replica_deletes_what_another_wrote_before_it_synced() {
 /// whoever changed it: another replica on the same file, or SQL by hand.
 #[tokio::test]
 async fn a_resync_reads_the_store_only_when_it_changed() {
-    use recgate::metrics::ScopeLabels;
+    use recgate::telemetry::metrics::ScopeLabels;
     let dir = tempfile::tempdir().expect("dir");
     let (store, extra) = own_store(&dir, "shared.db");
     let text = config_with_token(&dir, &extra);

@@ -443,7 +443,7 @@ async fn a_replica_refuses_to_start_without_its_postgres() {
     let text = format!("[overrides]\nstore = {url:?}\ntimeout = \"500ms\"\n{CONFIG}");
     let file = config_file(&text);
     let config = recgate::config::Config::from_file(file.path()).expect("config");
-    let error = recgate::startup::start(config, Default::default())
+    let error = recgate::server::start(config, Default::default())
         .await
         .err()
         .map(|e| e.to_string())

@@ -1,8 +1,8 @@
 //! `recgate override set|list|delete`: the operators' client of a running server's admin
 //! API, so nobody has to hand-write JSON for curl.
 
-use crate::cli::{OverrideAction, OverrideArgs, OverrideKeyArgs, OverrideSetArgs};
-use crate::config::RawInterval;
+use crate::cli::args::{OverrideAction, OverrideArgs, OverrideKeyArgs, OverrideSetArgs};
+use crate::decision::IntervalSpec;
 use crate::overrides::{MAX_LIST_LIMIT, OverrideRequest, OverrideView};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
@@ -146,7 +146,7 @@ fn key_params(key: &OverrideKeyArgs) -> Vec<(&'static str, String)> {
 
 /// The request body `set` sends; the server validates it (and names any bad field).
 fn set_request(set: &OverrideSetArgs) -> Result<OverrideRequest, String> {
-    let mut interval: Option<RawInterval> = None;
+    let mut interval: Option<IntervalSpec> = None;
     for entry in &set.intervals {
         let (format, secs) = entry.split_once('=').ok_or(format!(
             "--interval {entry:?}: expected FORMAT=SECONDS, e.g. mp4=600"

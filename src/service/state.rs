@@ -1,22 +1,23 @@
-//! The server's shared state: the live rule set (swapped whole on reload), readiness and
-//! metrics.
+//! The server's shared state: the live config (swapped whole on reload), the overrides,
+//! readiness and metrics.
 
+use crate::auth::signature::Verifier;
+use crate::auth::token::AdminToken;
 use crate::config::ConfigSource;
-use crate::metrics::Metrics;
 use crate::overrides::{OVERRIDE_RULE_NAME, Overrides};
-use crate::rules::{DEFAULT_RULE_NAME, RuleSet, Verdict};
-use crate::signature::Verifier;
-use crate::token::AdminToken;
+use crate::rules::{DEFAULT_RULE_NAME, RuleSet};
+use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// A rule set with the file it came from and a hit counter per rule.
+/// What one config file makes the server do until the next reload: its rule set, the
+/// checks it sets on callers, and a hit counter per rule.
 #[derive(Debug)]
-pub struct LiveRules {
-    /// The compiled rules.
-    pub rules: RuleSet,
+pub struct LiveConfig {
+    /// The compiled rules and default.
+    pub rule_set: RuleSet,
     /// The config file they came from.
     pub source: ConfigSource,
     /// The callback signature check of that file, `None` when off.
@@ -30,26 +31,26 @@ pub struct LiveRules {
     last_hit: Vec<AtomicU64>,
 }
 
-impl LiveRules {
+impl LiveConfig {
     /// Wraps `rules`, fetching each rule's counter from `metrics` once, so that hits carry
     /// over a reload for a rule that keeps its name.
     pub fn new(
-        rules: RuleSet,
+        rule_set: RuleSet,
         security: Security,
         source: ConfigSource,
         metrics: &Metrics,
-    ) -> LiveRules {
-        let hits = rules
+    ) -> LiveConfig {
+        let hits = rule_set
             .rules()
             .iter()
-            .map(|r| metrics.decision_counter(&r.name, r.answer.decision.record))
+            .map(|r| metrics.decision_counter(&r.name, r.decision.record()))
             .chain([
-                metrics.decision_counter(DEFAULT_RULE_NAME, rules.default_answer().decision.record)
+                metrics.decision_counter(DEFAULT_RULE_NAME, rule_set.default_decision().record())
             ])
             .collect();
-        let last_hit = (0..=rules.len()).map(|_| AtomicU64::new(0)).collect();
-        LiveRules {
-            rules,
+        let last_hit = (0..=rule_set.len()).map(|_| AtomicU64::new(0)).collect();
+        LiveConfig {
+            rule_set,
             source,
             auth: security.auth,
             admin_token: security.admin_token,
@@ -60,12 +61,12 @@ impl LiveRules {
 
     /// The slot of rule `index` in the per-rule vectors; the default's is last.
     fn slot(&self, index: Option<usize>) -> usize {
-        index.unwrap_or(self.rules.rules().len())
+        index.unwrap_or(self.rule_set.len())
     }
 
-    /// The counter of the rule that gave `verdict` (or of the default).
-    pub fn counter(&self, verdict: &Verdict<'_>) -> Option<&Counter> {
-        self.hits.get(self.slot(verdict.index))
+    /// The decision counter of rule `index` (or of the default, for `None`).
+    pub fn counter(&self, index: Option<usize>) -> Option<&Counter> {
+        self.hits.get(self.slot(index))
     }
 
     /// Records that rule `index` (or the default, for `None`) was hit at `unix_ms`.
@@ -102,7 +103,7 @@ pub struct Security {
 pub struct AppState(Arc<Shared>);
 
 struct Shared {
-    live: ArcSwap<LiveRules>,
+    live: ArcSwap<LiveConfig>,
     ready: AtomicBool,
     metrics: Arc<Metrics>,
     overrides: Arc<Overrides>,
@@ -131,7 +132,7 @@ impl AppState {
         metrics: Arc<Metrics>,
         overrides: Arc<Overrides>,
     ) -> AppState {
-        let live = LiveRules::new(rules, security, source, &metrics);
+        let live = LiveConfig::new(rules, security, source, &metrics);
         publish(&metrics, &live);
         let override_hits = [false, true].map(|r| metrics.decision_counter(OVERRIDE_RULE_NAME, r));
         AppState(Arc::new(Shared {
@@ -158,19 +159,20 @@ impl AppState {
         &self.0.metrics
     }
 
-    /// The live rule set; hold it for one request only.
-    pub fn rules(&self) -> arc_swap::Guard<Arc<LiveRules>> {
+    /// The live config; hold it for one request only.
+    pub fn live(&self) -> arc_swap::Guard<Arc<LiveConfig>> {
         self.0.live.load()
     }
 
-    /// The live rule set as an owned handle, for longer work such as a reload diff.
-    pub fn rules_full(&self) -> Arc<LiveRules> {
+    /// The live config as an owned handle, for longer work such as a reload diff.
+    pub fn live_full(&self) -> Arc<LiveConfig> {
         self.0.live.load_full()
     }
 
-    /// Replaces the rule set whole: each request sees the old or the new set, never a mix.
-    pub fn swap_rules(&self, rules: RuleSet, security: Security, source: ConfigSource) {
-        let live = LiveRules::new(rules, security, source, &self.0.metrics);
+    /// Replaces the live config whole: each request sees the old or the new one, never a
+    /// mix.
+    pub fn swap_live(&self, rules: RuleSet, security: Security, source: ConfigSource) {
+        let live = LiveConfig::new(rules, security, source, &self.0.metrics);
         publish(&self.0.metrics, &live);
         self.0.live.store(Arc::new(live));
     }
@@ -187,8 +189,8 @@ impl AppState {
 }
 
 /// Exports what describes a newly loaded rule set: its size and when it was loaded.
-fn publish(metrics: &Metrics, live: &LiveRules) {
-    metrics.rules_loaded.set(live.rules.len() as i64);
+fn publish(metrics: &Metrics, live: &LiveConfig) {
+    metrics.rules_loaded.set(live.rule_set.len() as i64);
     metrics
         .last_reload_success
         .set(live.source.loaded_at.as_millisecond() as f64 / 1000.0);

@@ -6,7 +6,7 @@ use crate::config::{
     sha256_hex,
 };
 use crate::rules::RuleDiff;
-use crate::state::{AppState, Security};
+use crate::service::{AppState, Security};
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -23,8 +23,9 @@ pub const WATCH_DEBOUNCE: Duration = Duration::from_millis(200);
 pub struct ReloadReport {
     /// Rules added, removed, changed.
     pub diff: RuleDiff,
-    /// Settings that differ from the running ones and need a restart to apply.
-    pub needs_restart: Vec<&'static str>,
+    /// Settings that differ from the running ones and need a restart to apply, named
+    /// `section.field` as in the file (`server.max_connections`).
+    pub needs_restart: Vec<String>,
 }
 
 /// The settings a server started with, which a reload compares against.
@@ -128,13 +129,13 @@ impl Reloader {
         trigger: &'static str,
         started: std::time::Instant,
     ) -> ReloadReport {
-        let old = self.state.rules_full();
-        let diff = RuleDiff::between(&old.rules, &config.rules);
+        let old = self.state.live_full();
+        let diff = RuleDiff::between(&old.rule_set, &config.rules);
         let needs_restart = self.needs_restart(&config);
         for setting in &needs_restart {
             tracing::warn!(
                 trigger,
-                setting,
+                setting = setting.as_str(),
                 "changed in the file; needs a restart to apply"
             );
         }
@@ -143,7 +144,7 @@ impl Reloader {
             auth: config.auth,
             admin_token: config.admin.token,
         };
-        self.state.swap_rules(config.rules, security, config.source);
+        self.state.swap_live(config.rules, security, config.source);
         self.state.metrics().count_reload(true);
         tracing::info!(
             trigger,
@@ -162,27 +163,17 @@ impl Reloader {
         }
     }
 
-    /// Settings that cannot change while serving and differ from the running ones.
-    fn needs_restart(&self, new: &Config) -> Vec<&'static str> {
-        let mut settings = Vec::new();
-        if new.server.listen != self.server.listen {
-            settings.push("server.listen");
-        }
-        if new.server.callback_path != self.server.callback_path {
-            settings.push("server.callback_path");
-        }
-        if new.server.shutdown_grace != self.server.shutdown_grace {
-            settings.push("server.shutdown_grace");
-        }
-        if new.server.drain_timeout != self.server.drain_timeout {
-            settings.push("server.drain_timeout");
-        }
-        if new.admin.listen != self.admin.listen {
-            settings.push("admin.listen");
-        }
-        if new.overrides != self.overrides {
-            settings.push("overrides");
-        }
+    /// Settings the running server cannot change that differ in `new`. Whole sections are
+    /// compared, so a setting added to a section is covered without being listed here;
+    /// what applies live (rules, `[auth]`, the admin token) is not part of them.
+    fn needs_restart(&self, new: &Config) -> Vec<String> {
+        let mut settings = changed_settings("server", &self.server, &new.server);
+        settings.extend(changed_settings("admin", &self.admin, &new.admin));
+        settings.extend(changed_settings(
+            "overrides",
+            &self.overrides,
+            &new.overrides,
+        ));
         settings
     }
 
@@ -226,6 +217,26 @@ impl Reloader {
                 }
             }
         }))
+    }
+}
+
+/// The fields of settings section `section` that differ between `old` and `new`, as
+/// `section.field`, found by comparing the two serialised whole.
+fn changed_settings<T: serde::Serialize>(section: &str, old: &T, new: &T) -> Vec<String> {
+    use serde_json::Value;
+    match (serde_json::to_value(old), serde_json::to_value(new)) {
+        (Ok(Value::Object(old)), Ok(Value::Object(new))) => {
+            let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+            names.sort();
+            names.dedup();
+            names
+                .into_iter()
+                .filter(|name| old.get(*name) != new.get(*name))
+                .map(|name| format!("{section}.{name}"))
+                .collect()
+        }
+        (Ok(old), Ok(new)) if old == new => Vec::new(),
+        _ => vec![section.to_owned()],
     }
 }
 

@@ -3,10 +3,10 @@
 
 use crate::config::{Config, Limits};
 use crate::http::{App, Edge, admin_router, router};
-use crate::metrics::Metrics;
 use crate::overrides::{Overrides, StoreSpec};
-use crate::reload::{Reloader, StartedWith};
-use crate::state::{AppState, Security};
+use crate::server::reload::{Reloader, StartedWith};
+use crate::service::{AppState, Security};
+use crate::telemetry::metrics::Metrics;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;

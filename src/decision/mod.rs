@@ -1,7 +1,13 @@
-//! The JSON answer the platform reads: `ApiVersion`, `NeedRecord`, `Interval`, `Format`.
+//! The decision: what the platform is told for one stream, as the JSON it reads
+//! (`ApiVersion`, `NeedRecord`, `Interval`, `Format`).
 //!
-//! A decision is rendered to bytes once, when rules are compiled; the request path only
-//! clones the prepared body.
+//! A decision is rendered to bytes once, when it is built; the request path only clones
+//! the prepared body. `check` validates a decision as written, for the config file, the
+//! override API and the override store alike.
+
+mod check;
+
+pub use check::{DecisionProblem, IntervalSpec, check_decision, check_formats};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -84,15 +90,14 @@ impl Interval {
     }
 }
 
-/// What to answer for one stream: record or not, and optionally how.
+/// What to answer for one stream: record or not, and optionally how, with the exact
+/// response body rendered once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// `NeedRecord`.
-    pub record: bool,
-    /// `Format`, in the order the config lists them; `None` leaves the platform's own.
-    pub formats: Option<Vec<Format>>,
-    /// `Interval`; `None` leaves the platform's own.
-    pub interval: Option<Interval>,
+    record: bool,
+    formats: Option<Vec<Format>>,
+    interval: Option<Interval>,
+    body: Bytes,
 }
 
 /// The wire shape, field order fixed by declaration order.
@@ -109,25 +114,47 @@ struct Wire<'a> {
 }
 
 impl Decision {
-    /// A decision that only says whether to record.
-    pub fn plain(record: bool) -> Decision {
+    /// A decision already validated (see `check_decision`), with its body rendered.
+    pub fn new(record: bool, formats: Option<Vec<Format>>, interval: Option<Interval>) -> Decision {
+        let wire = Wire {
+            api_version: API_VERSION,
+            need_record: record,
+            interval: interval.as_ref(),
+            format: formats.as_deref(),
+        };
+        // Serialising a struct of strings, bools and integers cannot fail.
+        let body = Bytes::from(serde_json::to_vec(&wire).unwrap_or_default());
         Decision {
             record,
-            formats: None,
-            interval: None,
+            formats,
+            interval,
+            body,
         }
     }
 
-    /// Renders the exact response body; `Interval` and `Format` only when set.
-    pub fn to_body(&self) -> Bytes {
-        let wire = Wire {
-            api_version: API_VERSION,
-            need_record: self.record,
-            interval: self.interval.as_ref(),
-            format: self.formats.as_deref(),
-        };
-        // Serialising a struct of strings, bools and integers cannot fail.
-        Bytes::from(serde_json::to_vec(&wire).unwrap_or_default())
+    /// A decision that only says whether to record.
+    pub fn plain(record: bool) -> Decision {
+        Decision::new(record, None, None)
+    }
+
+    /// `NeedRecord`.
+    pub fn record(&self) -> bool {
+        self.record
+    }
+
+    /// `Format`, in the order the config lists them; `None` leaves the platform's own.
+    pub fn formats(&self) -> Option<&[Format]> {
+        self.formats.as_deref()
+    }
+
+    /// `Interval`; `None` leaves the platform's own.
+    pub fn interval(&self) -> Option<&Interval> {
+        self.interval.as_ref()
+    }
+
+    /// The exact response body; `Interval` and `Format` only when set.
+    pub fn body(&self) -> &Bytes {
+        &self.body
     }
 }
 
@@ -159,17 +186,17 @@ mod tests {
 
     #[test]
     fn the_documented_sample_is_reproduced_byte_for_byte() {
-        let decision = Decision {
-            record: true,
-            formats: Some(vec![Format::Mp4, Format::Flv]),
-            interval: Some(Interval {
+        let decision = Decision::new(
+            true,
+            Some(vec![Format::Mp4, Format::Flv]),
+            Some(Interval {
                 mp4: Some(300),
                 flv: Some(120),
                 m3u8: Some(180),
             }),
-        };
+        );
         assert_eq!(
-            decision.to_body(),
+            decision.body(),
             r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"Mp4":300,"Flv":120,"M3U8":180},"Format":["mp4","flv"]}"#,
             "the platform's own sample must come out exactly"
         );
@@ -187,41 +214,37 @@ mod tests {
                 r#"{"ApiVersion":"1.0","NeedRecord":true}"#,
             ),
             (
-                Decision {
-                    record: true,
-                    formats: Some(vec![Format::M3u8, Format::Mp4]),
-                    interval: None,
-                },
+                Decision::new(true, Some(vec![Format::M3u8, Format::Mp4]), None),
                 r#"{"ApiVersion":"1.0","NeedRecord":true,"Format":["m3u8","mp4"]}"#,
             ),
             (
-                Decision {
-                    record: true,
-                    formats: None,
-                    interval: Some(Interval {
+                Decision::new(
+                    true,
+                    None,
+                    Some(Interval {
                         m3u8: Some(600),
                         ..Interval::default()
                     }),
-                },
+                ),
                 r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"M3U8":600}}"#,
             ),
         ];
         for (decision, expected) in cases {
-            assert_eq!(decision.to_body(), expected, "body of {decision:?}");
+            assert_eq!(decision.body(), expected, "body of {decision:?}");
         }
     }
 
     #[test]
     fn summary_reads_as_a_sentence() {
-        let decision = Decision {
-            record: true,
-            formats: Some(vec![Format::Mp4, Format::M3u8]),
-            interval: Some(Interval {
+        let decision = Decision::new(
+            true,
+            Some(vec![Format::Mp4, Format::M3u8]),
+            Some(Interval {
                 mp4: Some(3600),
                 m3u8: Some(600),
                 flv: None,
             }),
-        };
+        );
         assert_eq!(
             decision.to_string(),
             "record as mp4, m3u8 (mp4 every 3600s, m3u8 every 600s)"

@@ -1,10 +1,12 @@
 //! The offline subcommands, `check` and `decide`, as functions that return their output.
 
+use crate::config::lint::lint;
 use crate::config::{Config, ConfigError, OverrideSettings};
-use crate::lint::lint;
 use crate::overrides::{OVERRIDE_RULE_NAME, OverrideSet, Store, StoreError, StoreSpec};
 use crate::query::Query;
 use crate::rules::DEFAULT_RULE_NAME;
+use crate::verdict::{self, Explanation};
+use jiff::Timestamp;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -51,7 +53,7 @@ pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
             rule.name,
             rule.selector(),
             "",
-            rule.answer.decision,
+            rule.decision,
             if rule.shadow {
                 " (shadow: never answers)"
             } else {
@@ -63,7 +65,7 @@ pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
         out,
         "        {:<width$}  -> {}",
         DEFAULT_RULE_NAME,
-        config.rules.default_answer().decision
+        config.rules.default_decision()
     );
     let warnings = lint(&config);
     for warning in &warnings {
@@ -91,13 +93,12 @@ pub async fn load_overrides(settings: &OverrideSettings) -> Result<OverrideSet, 
 /// `recgate decide`: the exact body the server would send, then what decided (an override
 /// or a rule); with `explain`, every rule in order with why it did or did not decide.
 pub fn decide(config: &Config, overrides: &OverrideSet, query: &str, explain: bool) -> String {
-    let mut query = Query::parse(raw_query(query));
-    let now = jiff::Timestamp::now();
-    query.at = Some(now);
-    let verdict = config.rules.evaluate(&query);
+    let query = Query::parse(raw_query(query));
+    let explained = verdict::explain(&config.rules, Some(overrides), &query, Timestamp::now());
+    let (verdict, by_rules) = (&explained.verdict, &explained.by_rules);
     let mut out = String::new();
-    if let Some(item) = overrides.find(&query, now) {
-        let _ = writeln!(out, "{}", String::from_utf8_lossy(&item.answer.body));
+    let _ = writeln!(out, "{}", String::from_utf8_lossy(verdict.decision.body()));
+    if let Some(item) = verdict.by_override() {
         let _ = write!(out, "rule: {OVERRIDE_RULE_NAME} {}", item.key);
         if let Some(end) = item.expires_at {
             let _ = write!(out, " until {end}");
@@ -105,23 +106,22 @@ pub fn decide(config: &Config, overrides: &OverrideSet, query: &str, explain: bo
         if let Some(reason) = &item.reason {
             let _ = write!(out, " ({reason})");
         }
-        let _ = writeln!(out, "\nwithout the override: rule {}", verdict.rule_name());
+        let _ = writeln!(out, "\nwithout the override: rule {}", by_rules.rule_name());
     } else {
-        let body = String::from_utf8_lossy(&verdict.answer.body);
-        let _ = writeln!(out, "{body}\nrule: {}", verdict.rule_name());
+        let _ = writeln!(out, "rule: {}", verdict.rule_name());
     }
-    if let Some(shadow) = verdict.shadow {
-        let _ = writeln!(out, "shadow: {} would have decided", shadow.name);
+    if let Some(shadow) = by_rules.shadow_name() {
+        let _ = writeln!(out, "shadow: {shadow} would have decided");
     }
     if explain {
-        out.push_str(&explanation(config, &query));
+        out.push_str(&explanation(&query, &explained));
     }
     out
 }
 
-/// The query as evaluated and each rule's outcome, one line each.
-fn explanation(config: &Config, query: &Query) -> String {
-    let (steps, verdict) = config.rules.explain(query);
+/// The query as evaluated and each rule's check, one line each.
+fn explanation(query: &Query, explained: &Explanation<'_>) -> String {
+    let steps = &explained.steps;
     let width = steps
         .iter()
         .map(|s| s.rule.name.chars().count())
@@ -146,10 +146,10 @@ fn explanation(config: &Config, query: &Query) -> String {
             "  {:>4}. {:<width$}  {}",
             i + 1,
             step.rule.name,
-            step.outcome
+            step.check
         );
     }
-    let default = if verdict.rule.is_none() {
+    let default = if explained.by_rules.rule().is_none() {
         "decides: no rule matched"
     } else {
         "not reached"

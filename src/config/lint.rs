@@ -68,26 +68,25 @@ pub fn lint(config: &Config) -> Vec<Warning> {
             }
         }
     }
-    let answers = rules
+    let decisions = rules
         .iter()
-        .map(|r| (r.name.as_str(), &r.answer))
-        .chain([("default", config.rules.default_answer())]);
-    for (name, answer) in answers {
-        let decision = &answer.decision;
-        if answer.body.len() > PLATFORM_BODY_CAP {
+        .map(|r| (r.name.as_str(), &r.decision))
+        .chain([("default", config.rules.default_decision())]);
+    for (name, decision) in decisions {
+        if decision.body().len() > PLATFORM_BODY_CAP {
             warn(
                 name,
                 format!(
                     "answer is {} bytes, over the platform's {PLATFORM_BODY_CAP}",
-                    answer.body.len()
+                    decision.body().len()
                 ),
             );
         }
-        if !decision.record {
+        if !decision.record() {
             continue;
         }
         let platform = config.platform_formats.as_deref();
-        if let (Some(formats), Some(platform)) = (&decision.formats, platform)
+        if let (Some(formats), Some(platform)) = (decision.formats(), platform)
             && !formats.iter().any(|f| platform.contains(f))
         {
             warn(
@@ -99,8 +98,8 @@ pub fn lint(config: &Config) -> Vec<Warning> {
                 ),
             );
         }
-        let recorded = decision.formats.as_deref().or(platform);
-        if let (Some(interval), Some(recorded)) = (&decision.interval, recorded) {
+        let recorded = decision.formats().or(platform);
+        if let (Some(interval), Some(recorded)) = (decision.interval(), recorded) {
             for (format, _) in interval.entries() {
                 if !recorded.contains(&format) {
                     warn(
@@ -425,7 +424,7 @@ interval = { mp4 = 300, m3u8 = 60 }
             Path::new("t.toml"),
         )
         .expect("valid");
-        let body = &config.rules.default_answer().body;
+        let body = config.rules.default_decision().body();
         assert!(body.len() < PLATFORM_BODY_CAP / 10, "{} bytes", body.len());
     }
 }

@@ -1,0 +1,10 @@
+//! The command line: clap definitions (`args`), the offline subcommands `check` and
+//! `decide` (`commands`), the admin API client behind `recgate override` (`client`) and
+//! the health probe (`probe`).
+
+pub mod args;
+pub mod client;
+pub mod commands;
+pub mod probe;
+
+pub use args::{Cli, Command};

@@ -1,0 +1,7 @@
+//! The running process: bind and serve both listeners, shut down the way a load balancer
+//! expects (`startup`), and reload the config file in place (`reload`).
+
+pub mod reload;
+mod startup;
+
+pub use startup::{Running, StartOptions, run, serve, start};

@@ -1,0 +1,110 @@
+//! What a recording callback does, free of HTTP: check the signature as the config asks,
+//! decide with `crate::verdict::decide`, count the hit and log the decision.
+//!
+//! The HTTP layer hands over the few header values it needs as bytes and sends back the
+//! prepared body or the refusal; both HTTP paths (inline and through the router) call
+//! `answer`, so they cannot drift apart.
+
+use super::AppState;
+use crate::auth::signature::{Failure, Mode};
+use crate::query::Query;
+use crate::telemetry::metrics::{ReasonLabels, RuleLabels};
+use crate::verdict::{self, DecidedBy};
+use bytes::Bytes;
+use jiff::Timestamp;
+use std::time::Instant;
+
+/// The parts of one callback request that decide its answer.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackRequest<'a> {
+    /// The raw query string, still percent-encoded.
+    pub query: &'a str,
+    /// The `Host` header, for signature checks that take the host from the request.
+    pub host: Option<&'a [u8]>,
+    /// The `ALI-LIVE-TIMESTAMP` header.
+    pub timestamp: Option<&'a [u8]>,
+    /// The `ALI-LIVE-SIGNATURE` header.
+    pub signature: Option<&'a [u8]>,
+    /// The request id, for the log line.
+    pub request_id: &'a str,
+    /// When the request was taken up, for the logged latency.
+    pub started: Instant,
+}
+
+/// The body of the answer to `request` arriving at `now`: the prepared decision of the
+/// override, rule or default that decides, or the signature failure when `[auth]`
+/// enforces signatures and this one does not verify. Counts and logs the decision.
+pub fn answer(
+    state: &AppState,
+    request: &CallbackRequest<'_>,
+    now: Timestamp,
+) -> Result<Bytes, Failure> {
+    let live = state.live();
+    if let Some(verifier) = &live.auth
+        && let Err(failure) = verifier.verify(
+            request.host,
+            request.timestamp,
+            request.signature,
+            now.as_second(),
+        )
+    {
+        state
+            .metrics()
+            .signature_failures
+            .get_or_create(&ReasonLabels {
+                reason: failure.code(),
+            })
+            .inc();
+        tracing::warn!(
+            reason = failure.code(),
+            mode = verifier.mode.as_str(),
+            "callback signature did not verify"
+        );
+        if verifier.mode == Mode::Enforce {
+            return Err(failure);
+        }
+    }
+    let query = Query::parse(request.query);
+    let overrides = state.overrides();
+    let snapshot = overrides.any().then(|| overrides.snapshot());
+    let snapshot = snapshot.as_ref().map(|set| &***set);
+    let verdict = verdict::decide(&live.rule_set, snapshot, &query, now);
+    let now_ms = u64::try_from(now.as_millisecond()).unwrap_or_default();
+    match verdict.by {
+        DecidedBy::Override(item) => {
+            state.override_counter(item.decision.record()).inc();
+        }
+        DecidedBy::Rule(..) | DecidedBy::Default => {
+            let index = verdict.rule_index();
+            if let Some(counter) = live.counter(index) {
+                counter.inc();
+            }
+            live.touch(index, now_ms);
+        }
+    }
+    if let Some((index, shadow)) = verdict.shadow {
+        state
+            .metrics()
+            .shadow_matches
+            .get_or_create(&RuleLabels {
+                rule: shadow.name.clone(),
+            })
+            .inc();
+        live.touch(Some(index), now_ms);
+    }
+    tracing::info!(
+        request_id = request.request_id,
+        domain = ?query.domain,
+        app = ?query.app,
+        stream = ?query.stream,
+        codec = %query.codec,
+        vbitrate = query.vbitrate,
+        rule = verdict.rule_name(),
+        override_key = verdict.by_override().map(|o| tracing::field::display(&o.key)),
+        shadow_rule = verdict.shadow_name(),
+        need_record = verdict.decision.record(),
+        latency_us = request.started.elapsed().as_micros() as u64,
+        "callback"
+    );
+    Ok(verdict.decision.body().clone())
+}

@@ -1,0 +1,7 @@
+//! What the server tells its operators: log lines (`logs`) and Prometheus metrics
+//! (`metrics`).
+
+mod logs;
+pub mod metrics;
+
+pub use logs::{DEFAULT_LOG_FILTER, LOG_BUFFER_LINES, LogFormat, LogGuard, dropped_lines, init};
