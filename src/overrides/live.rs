@@ -9,7 +9,8 @@
 //! store is reported down, and writes fail until it is back.
 
 use super::model::{Override, OverrideKey, OverrideSet};
-use super::store::{NOTIFY_CHANNEL, Store, StoreError, StoreSpec, notified_key};
+use super::spec::StoreSpec;
+use super::store::{NOTIFY_CHANNEL, Store, StoreError, notified_key};
 use crate::telemetry::metrics::{Metrics, ScopeLabels};
 use arc_swap::ArcSwap;
 use jiff::Timestamp;

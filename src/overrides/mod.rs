@@ -1,12 +1,13 @@
 //! Runtime overrides: record or skip one stream now, without editing the config.
 //!
 //! `model` holds the values and the in-memory set the callback reads, `input` what the
-//! admin API accepts and returns, `store` the SQLite or PostgreSQL table they are kept in,
+//! admin API accepts and returns, `spec` and `store` the SQLite or PostgreSQL table they are kept in,
 //! and `live` the snapshot a replica serves and keeps in step with the store.
 
 mod input;
 mod live;
 mod model;
+mod spec;
 mod store;
 
 pub use input::{
@@ -18,7 +19,8 @@ pub use live::{
     StoreStatus, WriteError,
 };
 pub use model::{Override, OverrideKey, OverrideSet};
-pub use store::{NOTIFY_CHANNEL, STORE_MAX_CONNECTIONS, Store, StoreError, StoreSpec};
+pub use spec::StoreSpec;
+pub use store::{NOTIFY_CHANNEL, STORE_MAX_CONNECTIONS, Store, StoreError};
 
 /// The rule name that labels decisions made by an override in metrics, logs and explain.
 pub const OVERRIDE_RULE_NAME: &str = "override";

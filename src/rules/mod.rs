@@ -2,7 +2,7 @@
 //!
 //! Rules are tried in file order and the first live rule that matches decides; shadow
 //! rules are matched too but never decide. Who wins between rules, overrides and the
-//! default is settled in `crate::verdict`, not here.
+//! default is settled in the `verdict` module, not here.
 
 mod diff;
 mod index;

@@ -54,6 +54,9 @@ pub async fn serve(
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
+            // A client may send its request and shut down its write side at once (probes,
+            // scripted clients): the request is still answered, as nginx does.
+            .half_close(true)
             .max_buf_size(limits.max_head_bytes)
             // Head and a ~100-byte body go out in one buffer and one write(2); measured
             // 2-3% more callbacks per second than writev(2) of two pieces.

@@ -269,3 +269,56 @@ fn a_value_cannot_forge_a_log_line() {
     );
     assert_eq!(line.trim_end().lines().count(), 1, "one line");
 }
+
+/// A complete request, then `shutdown(SHUT_WR)`: the answer must still come, on both
+/// listeners, every time (as nginx does). Many clients at once, as probes and scripted
+/// clients send them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_followed_by_a_half_close_always_gets_its_answer() {
+    const CLIENTS: usize = 32;
+    const ROUNDS: usize = 40;
+    let server = TestServer::start(CONFIG).await;
+    let admin = server.admin_addr.expect("admin listener");
+    for (addr, path) in [(server.addr, "/?app=seq_all"), (admin, "/healthz")] {
+        let clients = (0..CLIENTS).map(|_| {
+            tokio::spawn(async move {
+                let mut missing = 0;
+                for _ in 0..ROUNDS {
+                    if !half_closed_request(addr, path).await {
+                        missing += 1;
+                    }
+                }
+                missing
+            })
+        });
+        let mut missing = 0;
+        for client in clients.collect::<Vec<_>>() {
+            missing += client.await.expect("client task");
+        }
+        assert_eq!(
+            missing,
+            0,
+            "{addr}{path}: {missing} of {} half-closed requests got no answer",
+            CLIENTS * ROUNDS
+        );
+    }
+}
+
+/// Sends one request and half-closes; whether a 200 came back before the server closed.
+async fn half_closed_request(addr: std::net::SocketAddr, path: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return false;
+    };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() || stream.shutdown().await.is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    matches!(read, Ok(Ok(_))) && answer.starts_with(b"HTTP/1.1 200")
+}

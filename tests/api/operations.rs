@@ -361,6 +361,38 @@ fn a_setting_that_cannot_change_live_is_reported_as_needing_a_restart() {
     );
 }
 
+/// Every `[server]` setting a reload cannot apply is reported by name, the four limits
+/// included (a hand-written list once left them out).
+#[tokio::test]
+async fn each_changed_server_limit_is_reported_as_needing_a_restart() {
+    let cases = [
+        ("max_connections = 10", "server.max_connections"),
+        ("header_read_timeout = \"3s\"", "server.header_read_timeout"),
+        ("request_timeout = \"3s\"", "server.request_timeout"),
+        ("max_head_bytes = 16384", "server.max_head_bytes"),
+        ("shutdown_grace = \"1s\"", "server.shutdown_grace"),
+        ("drain_timeout = \"1s\"", "server.drain_timeout"),
+    ];
+    for (line, setting) in cases {
+        let server = TestServer::start(&config_recording("a")).await;
+        let config = Config::from_file(server.config.path()).expect("valid");
+        let reloader = Reloader::new(&config, server.state.clone());
+        std::fs::write(
+            server.config.path(),
+            format!("[server]\n{line}\n{}", config_recording("b")),
+        )
+        .expect("write");
+        let report = reloader.reload("test").expect("the new file is valid");
+        assert_eq!(report.needs_restart, [setting], "after {line:?}");
+        assert_eq!(
+            server.get("/?app=b").await.2,
+            RECORDED,
+            "rules still apply live"
+        );
+        server.shutdown().await;
+    }
+}
+
 #[test]
 fn settings_given_on_the_command_line_are_not_reported_on_reload() {
     use std::io::BufRead as _;
