@@ -14,6 +14,10 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use std::time::Instant;
 
+/// The log target of the callback's lines, kept from when they were written by the HTTP
+/// layer, so that `RUST_LOG` filters and log queries written for it keep working.
+pub const LOG_TARGET: &str = "recgate::http::callback";
+
 /// The parts of one callback request that decide its answer.
 #[derive(Debug, Clone, Copy)]
 pub struct CallbackRequest<'a> {
@@ -56,6 +60,7 @@ pub fn answer(
             })
             .inc();
         tracing::warn!(
+            target: LOG_TARGET,
             reason = failure.code(),
             mode = verifier.mode.as_str(),
             "callback signature did not verify"
@@ -93,6 +98,7 @@ pub fn answer(
         live.touch(Some(index), now_ms);
     }
     tracing::info!(
+        target: LOG_TARGET,
         request_id = request.request_id,
         domain = ?query.domain,
         app = ?query.app,

@@ -5,7 +5,9 @@ use super::Problems;
 use crate::config::defaults::{DEFAULT_SCHEDULE_TIMEZONE, MAX_RULE_NAME_LEN, RESERVED_NAMES};
 use crate::config::error::Problem;
 use crate::config::file::{RawBitrate, RawRule};
-use crate::decision::{Decision, Format, IntervalSpec, check_decision, check_formats};
+use crate::decision::{
+    Decision, DecisionProblem, Format, IntervalSpec, check_decision, check_formats,
+};
 use crate::query::Codec;
 use crate::rules::{BitrateRange, Pattern, Rule, Schedule};
 use rayon::prelude::*;
@@ -186,11 +188,7 @@ pub(super) fn compile_decision(
     problems: &mut Problems,
 ) -> Option<Decision> {
     check_decision(record, formats, interval)
-        .map_err(|found| {
-            for problem in found {
-                problems.add(place, Some(&problem.field), problem.message);
-            }
-        })
+        .map_err(|found| add_all(place, found, problems))
         .ok()
 }
 
@@ -201,10 +199,13 @@ pub(super) fn compile_formats(
     problems: &mut Problems,
 ) -> Option<Vec<Format>> {
     check_formats(names)
-        .map_err(|found| {
-            for problem in found {
-                problems.add(place, Some(&problem.field), problem.message);
-            }
-        })
+        .map_err(|found| add_all(place, found, problems))
         .ok()
+}
+
+/// Files a decision's problems under `place`.
+fn add_all(place: &str, found: Vec<DecisionProblem>, problems: &mut Problems) {
+    for problem in found {
+        problems.add(place, Some(&problem.field), problem.message);
+    }
 }
