@@ -20,6 +20,9 @@
 //! * `rules`: the compiled rule set: patterns, schedules, the index, matching.
 //! * `verdict`: the one function that decides, and explains, a callback.
 //! * `auth`: the platform's callback signature and the admin bearer token.
+//! * `ledger`: what is being recorded, kept from decisions and the platform's lifecycle
+//!   events: their shapes and the recording state machine. Not yet served: the lifecycle
+//!   endpoints, the store and the usage queries build on it.
 //!
 //! Around it:
 //!
@@ -47,6 +50,7 @@ pub mod cli;
 pub mod config;
 pub mod decision;
 pub mod http;
+pub mod ledger;
 pub mod overrides;
 pub mod query;
 pub mod rules;
