@@ -37,9 +37,20 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n):
+    """n distinct free ports: every socket stays bound until all are chosen, so the kernel
+    cannot hand out one port twice."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def wait_http(url, timeout=30.0):
@@ -162,11 +173,16 @@ def main():
     body = subprocess.run([RECGATE, "decide", "--config", config, query], check=True,
                           capture_output=True, text=True).stdout.splitlines()[0]
 
-    ngx_port, rg_port, logged_port, base_port = free_port(), free_port(), free_port(), free_port()
+    ngx_port, rg_port, logged_port, base_port = free_ports(4)
     nginx, nginx_worker = start_nginx(work, ngx_port, body)
     log = open(os.path.join(work, "recgate.log"), "w")
     recgate = start_recgate(config, rg_port, log)
-    logged = start_recgate(config, logged_port, None, level="info") if LOGGED else None
+    logged = None
+    if LOGGED:
+        # A config of its own, so that two servers never migrate one SQLite store at once.
+        logged_config = os.path.join(work, "logged-10k.toml")
+        shutil.copy(config, logged_config)
+        logged = start_recgate(logged_config, logged_port, None, level="info")
     baseline = None
     if BASELINE:
         # A config of its own, so that it keeps its overrides store to itself.

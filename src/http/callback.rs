@@ -7,9 +7,8 @@
 
 use super::error::ApiError;
 use super::request_id::REQUEST_ID_HEADER;
-use crate::auth::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::service::AppState;
-use crate::service::callback::{self, CallbackRequest};
+use crate::service::callback::{self, CallbackRequest, Headers};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, Response, Uri, header};
 use axum::response::IntoResponse;
@@ -49,16 +48,19 @@ pub fn decide(
     request_id: &str,
     started: Instant,
 ) -> Result<Bytes, ApiError> {
-    let header = |name: &str| headers.get(name).map(HeaderValue::as_bytes);
     let request = CallbackRequest {
         query: uri.query().unwrap_or_default(),
-        host: header(header::HOST.as_str()),
-        timestamp: header(TIMESTAMP_HEADER),
-        signature: header(SIGNATURE_HEADER),
+        headers,
         request_id,
         started,
     };
     callback::answer(state, &request, jiff::Timestamp::now()).map_err(ApiError::Forbidden)
+}
+
+impl Headers for HeaderMap {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        HeaderMap::get(self, name).map(HeaderValue::as_bytes)
+    }
 }
 
 /// A 200 with a prepared JSON body: the one shape of every decision sent back.

@@ -6,7 +6,7 @@
 //! `answer`, so they cannot drift apart.
 
 use super::AppState;
-use crate::auth::signature::{Failure, Mode};
+use crate::auth::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::query::Query;
 use crate::telemetry::metrics::{ReasonLabels, RuleLabels};
 use crate::verdict::{self, DecidedBy};
@@ -14,21 +14,27 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use std::time::Instant;
 
+/// The header naming the host a signature may be checked against.
+const HOST_HEADER: &str = "host";
+
 /// The log target of the callback's lines, kept from when they were written by the HTTP
 /// layer, so that `RUST_LOG` filters and log queries written for it keep working.
 pub const LOG_TARGET: &str = "recgate::http::callback";
 
+/// A request's headers, read by name only when a check needs them: most deployments
+/// verify no signature, and their callbacks then look up no header at all.
+pub trait Headers {
+    /// The value of header `name` (lower case), as bytes.
+    fn get(&self, name: &str) -> Option<&[u8]>;
+}
+
 /// The parts of one callback request that decide its answer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct CallbackRequest<'a> {
     /// The raw query string, still percent-encoded.
     pub query: &'a str,
-    /// The `Host` header, for signature checks that take the host from the request.
-    pub host: Option<&'a [u8]>,
-    /// The `ALI-LIVE-TIMESTAMP` header.
-    pub timestamp: Option<&'a [u8]>,
-    /// The `ALI-LIVE-SIGNATURE` header.
-    pub signature: Option<&'a [u8]>,
+    /// Its headers: `Host`, `ALI-LIVE-TIMESTAMP` and `ALI-LIVE-SIGNATURE` for signatures.
+    pub headers: &'a dyn Headers,
     /// The request id, for the log line.
     pub request_id: &'a str,
     /// When the request was taken up, for the logged latency.
@@ -46,9 +52,9 @@ pub fn answer(
     let live = state.live();
     if let Some(verifier) = &live.auth
         && let Err(failure) = verifier.verify(
-            request.host,
-            request.timestamp,
-            request.signature,
+            request.headers.get(HOST_HEADER),
+            request.headers.get(TIMESTAMP_HEADER),
+            request.headers.get(SIGNATURE_HEADER),
             now.as_second(),
         )
     {
