@@ -25,9 +25,8 @@ pub mod event;
 pub use event::{DomainMap, Event, FileWritten, RecordingKey, parse_ingest, parse_notify};
 
 use crate::decision::{Decision, Format, MAX_INTERVAL_SECS};
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 use jiff::{SignedDuration, Timestamp};
-use std::collections::VecDeque;
 
 /// How long a decided stream may go without any lifecycle event before it counts as
 /// never started.
@@ -38,9 +37,6 @@ pub const STALE_SLACK: SignedDuration = SignedDuration::from_mins(10);
 /// still counted to it rather than opening a new one: longer than the platform's five
 /// retries at up to 10 s apart.
 pub const LATE_EVENT_WINDOW: SignedDuration = SignedDuration::from_mins(2);
-/// File URIs remembered per recording to tell a retried file event from a new file; the
-/// store keeps every URI for good.
-pub const RECENT_FILES: usize = 64;
 
 /// Where a recording stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +83,6 @@ pub struct Recording {
     pub recorded_seconds: f64,
     /// Files written so far.
     pub files: u64,
-    recent_files: VecDeque<String>,
 }
 
 /// What an event did.
@@ -134,11 +129,176 @@ pub struct Ended {
     pub at: Timestamp,
 }
 
-/// Every recording in progress, and the recently ended ones late events still go to.
+/// What is known of one stream's recording when an event about it arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Current {
+    /// No recording, in progress or recently ended.
+    None,
+    /// A recording in progress.
+    Active(Recording),
+    /// A recording that ended within `LATE_EVENT_WINDOW` of the event, and when.
+    Ended(Recording, Timestamp),
+}
+
+/// What one event did to one stream's recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Whether it changed anything.
+    pub applied: Applied,
+    /// The recording in progress afterwards, if any.
+    pub active: Option<Recording>,
+    /// The recording it ended, if it ended one.
+    pub ended: Option<Ended>,
+    /// A late file of an ended recording: the recording with the file counted, to be
+    /// stored as ended.
+    pub late: Option<Recording>,
+}
+
+/// The one transition function: `event` about `key` at `now`, given what is `current`.
+/// `fresh` says whether a file event's URI was never seen before (the caller knows: the
+/// store keeps every URI); it is ignored for other events.
+pub fn step(
+    current: Current,
+    key: &RecordingKey,
+    event: &Event,
+    fresh: bool,
+    now: Timestamp,
+) -> Step {
+    let unchanged = |applied, active| Step {
+        applied,
+        active,
+        ended: None,
+        late: None,
+    };
+    let (active, ended) = match current {
+        Current::Active(recording) => (Some(recording), None),
+        Current::Ended(recording, at) => (None, Some((recording, at))),
+        Current::None => (None, None),
+    };
+    if let (Event::File(file), None, Some((mut recording, at))) = (event, &active, ended)
+        && now.duration_since(at) < LATE_EVENT_WINDOW
+        && file.start_time <= at.as_second()
+    {
+        // A file of a recording that already ended: counted to it, not reopened.
+        if !fresh {
+            return unchanged(Applied::Duplicate, None);
+        }
+        recording.count(file);
+        return Step {
+            applied: Applied::Applied,
+            active: None,
+            ended: None,
+            late: Some(recording),
+        };
+    }
+    let open = |state| {
+        active
+            .clone()
+            .unwrap_or_else(|| Recording::new(key.clone(), state, now))
+    };
+    match event {
+        Event::Unknown(_) => unchanged(Applied::Ignored, active),
+        Event::PublishDone => match active {
+            Some(recording) => Step {
+                applied: Applied::Applied,
+                active: None,
+                ended: Some(Ended {
+                    recording,
+                    reason: EndReason::PublishDone,
+                    at: now,
+                }),
+                late: None,
+            },
+            None => unchanged(Applied::Ignored, None),
+        },
+        Event::Publish => match active {
+            Some(mut recording) => {
+                recording.last_event = now;
+                recording.ingest_seen = true;
+                unchanged(Applied::Applied, Some(recording))
+            }
+            None => unchanged(Applied::Ignored, None),
+        },
+        Event::Started | Event::Resumed | Event::Paused => {
+            let state = if *event == Event::Paused {
+                State::Paused
+            } else {
+                State::Recording
+            };
+            let mut recording = open(state);
+            recording.last_event = now;
+            let applied = if active.is_some() && recording.state == state {
+                Applied::Duplicate
+            } else {
+                Applied::Applied
+            };
+            recording.state = state;
+            unchanged(applied, Some(recording))
+        }
+        Event::File(file) => {
+            let mut recording = open(State::Recording);
+            if !fresh {
+                return unchanged(Applied::Duplicate, active);
+            }
+            recording.count(file);
+            if recording.state == State::Decided {
+                recording.state = State::Recording;
+            }
+            recording.last_event = now;
+            unchanged(Applied::Applied, Some(recording))
+        }
+    }
+}
+
+/// The recording the on-demand callback opens for `key` when it answers `decision` by
+/// `rule` at `now`: `None` for a `NeedRecord: false`.
+pub fn decided(
+    key: RecordingKey,
+    rule: &str,
+    decision: &Decision,
+    now: Timestamp,
+) -> Option<Recording> {
+    if !decision.record() {
+        return None;
+    }
+    let mut recording = Recording::new(key, State::Decided, now);
+    recording.rule = Some(rule.to_owned());
+    recording.formats = decision
+        .formats()
+        .map(<[Format]>::to_vec)
+        .unwrap_or_default();
+    if let Some(longest) = decision
+        .interval()
+        .and_then(|i| i.entries().map(|(_, s)| s).max())
+    {
+        recording.cycle = SignedDuration::from_secs(longest.into());
+    }
+    Some(recording)
+}
+
+/// Why `recording` has gone silent for too long at `now`, if it has (see the module docs);
+/// `notify_events` says whether status and file events are configured.
+pub fn staleness(recording: &Recording, notify_events: bool, now: Timestamp) -> Option<EndReason> {
+    let silent = now.duration_since(recording.last_event);
+    match recording.state {
+        State::Decided if (notify_events || !recording.ingest_seen) && silent >= DECIDED_TTL => {
+            Some(EndReason::NeverStarted)
+        }
+        State::Recording | State::Paused
+            if notify_events && silent >= recording.cycle + STALE_SLACK =>
+        {
+            Some(EndReason::Stale)
+        }
+        _ => None,
+    }
+}
+
+/// An in-memory ledger: the reference model of the store, on the same `step`.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     active: HashMap<RecordingKey, Recording>,
-    recently_ended: HashMap<RecordingKey, Timestamp>,
+    recently_ended: HashMap<RecordingKey, (Recording, Timestamp)>,
+    seen_files: HashSet<String>,
     /// Whether the platform's notify events reach recgate, which decides what silence means.
     notify_events: bool,
 }
@@ -161,26 +321,21 @@ impl Ledger {
         decision: &Decision,
         now: Timestamp,
     ) -> Applied {
-        if !decision.record() {
-            return Applied::Ignored;
-        }
         if self.active.contains_key(&key) {
-            return Applied::Duplicate;
+            return if decision.record() {
+                Applied::Duplicate
+            } else {
+                Applied::Ignored
+            };
         }
-        self.recently_ended.remove(&key);
-        let mut recording = Recording::new(key, State::Decided, now);
-        recording.rule = Some(rule.to_owned());
-        recording.formats = decision
-            .formats()
-            .map(<[Format]>::to_vec)
-            .unwrap_or_default();
-        if let Some(interval) = decision.interval() {
-            let longest = interval.entries().map(|(_, secs)| secs).max();
-            recording.cycle =
-                longest.map_or(recording.cycle, |s| SignedDuration::from_secs(s.into()));
+        match decided(key, rule, decision, now) {
+            Some(recording) => {
+                self.recently_ended.remove(&recording.key);
+                self.active.insert(recording.key.clone(), recording);
+                Applied::Applied
+            }
+            None => Applied::Ignored,
         }
-        self.active.insert(recording.key.clone(), recording);
-        Applied::Applied
     }
 
     /// Applies one lifecycle event about `key` at `now`; returns what it did, and the
@@ -191,87 +346,46 @@ impl Ledger {
         event: &Event,
         now: Timestamp,
     ) -> (Applied, Option<Ended>) {
-        if let Event::File(file) = event
-            && !self.active.contains_key(key)
-            && self.is_late(key, file.start_time, now)
-        {
-            // A file of a recording that already ended: counted by the store, not reopened.
-            return (Applied::Applied, None);
+        let fresh = match event {
+            Event::File(file) => self.seen_files.insert(file.uri.clone()),
+            _ => true,
+        };
+        let current = match (self.active.remove(key), self.recently_ended.get(key)) {
+            (Some(recording), _) => Current::Active(recording),
+            (None, Some((recording, at))) => Current::Ended(recording.clone(), *at),
+            (None, None) => Current::None,
+        };
+        let step = step(current, key, event, fresh, now);
+        if let Some(recording) = step.active {
+            self.active.insert(key.clone(), recording);
         }
-        match event {
-            Event::Unknown(_) => (Applied::Ignored, None),
-            Event::PublishDone => match self.active.remove(key) {
-                Some(recording) => {
-                    self.recently_ended.insert(key.clone(), now);
-                    let ended = Ended {
-                        recording,
-                        reason: EndReason::PublishDone,
-                        at: now,
-                    };
-                    (Applied::Applied, Some(ended))
-                }
-                None => (Applied::Ignored, None),
-            },
-            Event::Publish => match self.active.get_mut(key) {
-                Some(recording) => {
-                    recording.last_event = now;
-                    recording.ingest_seen = true;
-                    (Applied::Applied, None)
-                }
-                None => (Applied::Ignored, None),
-            },
-            Event::Started | Event::Resumed => (self.move_to(key, State::Recording, now), None),
-            Event::Paused => (self.move_to(key, State::Paused, now), None),
-            Event::File(file) => {
-                let recording = self.open(key, State::Recording, now);
-                if recording.recent_files.contains(&file.uri) {
-                    return (Applied::Duplicate, None);
-                }
-                if recording.recent_files.len() == RECENT_FILES {
-                    recording.recent_files.pop_front();
-                }
-                recording.recent_files.push_back(file.uri.clone());
-                recording.files += 1;
-                recording.recorded_seconds += file.duration.max(0.0);
-                if recording.state == State::Decided {
-                    recording.state = State::Recording;
-                }
-                recording.last_event = now;
-                (Applied::Applied, None)
-            }
+        if let Some(recording) = step.late {
+            self.recently_ended
+                .entry(key.clone())
+                .and_modify(|(ended, _)| *ended = recording);
         }
+        if let Some(ended) = &step.ended {
+            self.recently_ended
+                .insert(key.clone(), (ended.recording.clone(), ended.at));
+        }
+        (step.applied, step.ended)
     }
 
-    /// Ends every recording silent for too long at `now` (see the module docs), and
-    /// forgets ended ones past `LATE_EVENT_WINDOW`.
+    /// Ends every recording silent for too long at `now`, and forgets ended ones past
+    /// `LATE_EVENT_WINDOW`.
     pub fn sweep(&mut self, now: Timestamp) -> Vec<Ended> {
         self.recently_ended
-            .retain(|_, ended| now.duration_since(*ended) < LATE_EVENT_WINDOW);
-        let notify = self.notify_events;
+            .retain(|_, (_, ended)| now.duration_since(*ended) < LATE_EVENT_WINDOW);
         let stale: Vec<(RecordingKey, EndReason)> = self
             .active
             .values()
-            .filter_map(|r| {
-                let silent = now.duration_since(r.last_event);
-                let reason = match r.state {
-                    State::Decided if (notify || !r.ingest_seen) && silent >= DECIDED_TTL => {
-                        EndReason::NeverStarted
-                    }
-                    State::Recording | State::Paused
-                        if notify && silent >= r.cycle + STALE_SLACK =>
-                    {
-                        EndReason::Stale
-                    }
-                    _ => return None,
-                };
-                Some((r.key.clone(), reason))
-            })
+            .filter_map(|r| Some((r.key.clone(), staleness(r, self.notify_events, now)?)))
             .collect();
         stale
             .into_iter()
             .filter_map(|(key, reason)| {
                 let recording = self.active.remove(&key)?;
-                self.recently_ended.insert(key, now);
+                self.recently_ended.insert(key, (recording.clone(), now));
                 Some(Ended {
                     recording,
                     reason,
@@ -284,6 +398,11 @@ impl Ledger {
     /// The recording of `key`, if one is in progress.
     pub fn get(&self, key: &RecordingKey) -> Option<&Recording> {
         self.active.get(key)
+    }
+
+    /// The recording of `key` that ended last, within `LATE_EVENT_WINDOW`.
+    pub fn recently_ended(&self, key: &RecordingKey) -> Option<&Recording> {
+        self.recently_ended.get(key).map(|(recording, _)| recording)
     }
 
     /// Every recording in progress, in no particular order.
@@ -300,37 +419,11 @@ impl Ledger {
     pub fn is_empty(&self) -> bool {
         self.active.is_empty()
     }
-
-    /// Whether a file starting at `start_time` belongs to `key`'s recording that ended
-    /// within `LATE_EVENT_WINDOW` before `now`.
-    fn is_late(&self, key: &RecordingKey, start_time: i64, now: Timestamp) -> bool {
-        self.recently_ended.get(key).is_some_and(|ended| {
-            now.duration_since(*ended) < LATE_EVENT_WINDOW && start_time <= ended.as_second()
-        })
-    }
-
-    /// Moves `key`'s recording to `state`, opening it (not decided by recgate) if needed.
-    fn move_to(&mut self, key: &RecordingKey, state: State, now: Timestamp) -> Applied {
-        let opened = !self.active.contains_key(key);
-        let recording = self.open(key, state, now);
-        recording.last_event = now;
-        if !opened && recording.state == state {
-            return Applied::Duplicate;
-        }
-        recording.state = state;
-        Applied::Applied
-    }
-
-    /// `key`'s recording, opened in `state` with no deciding rule if there is none.
-    fn open(&mut self, key: &RecordingKey, state: State, now: Timestamp) -> &mut Recording {
-        self.active
-            .entry(key.clone())
-            .or_insert_with(|| Recording::new(key.clone(), state, now))
-    }
 }
 
 impl Recording {
-    fn new(key: RecordingKey, state: State, now: Timestamp) -> Recording {
+    /// A recording of `key` opened at `now` in `state`, decided by no rule.
+    pub fn new(key: RecordingKey, state: State, now: Timestamp) -> Recording {
         Recording {
             key,
             state,
@@ -342,8 +435,13 @@ impl Recording {
             ingest_seen: false,
             recorded_seconds: 0.0,
             files: 0,
-            recent_files: VecDeque::new(),
         }
+    }
+
+    /// Counts `file` to the recording.
+    fn count(&mut self, file: &FileWritten) {
+        self.files += 1;
+        self.recorded_seconds += file.duration.max(0.0);
     }
 }
 
