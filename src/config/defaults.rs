@@ -64,3 +64,9 @@ pub const MAX_STORE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MIN_REQUEST_STEP: Duration = Duration::from_millis(100);
 /// The time zone of a rule's `schedule` when it names none.
 pub const DEFAULT_SCHEDULE_TIMEZONE: &str = "UTC";
+
+/// Default of `[lifecycle] retention`, in days: ended recordings and files are purged
+/// after it.
+pub const DEFAULT_RETENTION_DAYS: u64 = 400;
+/// Shortest accepted `[lifecycle] retention`.
+pub const MIN_RETENTION: Duration = Duration::from_secs(3600);

@@ -28,6 +28,9 @@ pub struct RawConfig<D = RawDecision, R = RawRule> {
     /// `[overrides]`: where runtime overrides are kept. Default: an SQLite file.
     #[serde(default)]
     pub overrides: RawOverrides,
+    /// `[lifecycle]`: the platform's ingest and recording events. Default: not received.
+    #[serde(default)]
+    pub lifecycle: RawLifecycle,
     /// `[default]`: the decision when no rule matches. Required.
     pub default: D,
     /// `[[rule]]`, in evaluation order. Default: none.
@@ -71,6 +74,33 @@ pub struct RawPlatform {
     /// Recording formats configured on the platform; the platform records the
     /// intersection with a rule's formats. Default: unknown, not checked.
     pub formats: Option<Vec<String>>,
+    /// Ingest domain to streaming domain, for ingest events: `{ "push.example.com" =
+    /// "live.example.com" }`. Default: none; an ingest domain not listed is its own
+    /// streaming domain.
+    pub ingest_domains: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// `[lifecycle]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLifecycle {
+    /// Path of the stream ingest callback (`GET`) on the public listener. Default: none,
+    /// not served.
+    pub ingest_path: Option<String>,
+    /// Path of the recording status and file callbacks (`POST`, JSON) on the public
+    /// listener. Default: none, not served.
+    pub notify_path: Option<String>,
+    /// How long ended recordings and files are kept, e.g. `"400d"`. Default
+    /// [`DEFAULT_RETENTION_DAYS`] days, at least [`MIN_RETENTION`].
+    pub retention: Option<String>,
+    /// Signature check of ingest events, keys as in `[auth]`; the signed domain is the
+    /// ingest domain the event names. Default: off.
+    #[serde(default)]
+    pub ingest_auth: RawAuth,
+    /// Signature check of status and file events, keys as in `[auth]`; the signed domain
+    /// is the host of the notify URL. Default: off.
+    #[serde(default)]
+    pub notify_auth: RawAuth,
 }
 
 /// `[auth]`.

@@ -39,6 +39,8 @@ pub struct Config {
     pub overrides: OverrideSettings,
     /// `[auth]`: the signature verifier, `None` when off.
     pub auth: Option<Verifier>,
+    /// `[lifecycle]` and `[platform] ingest_domains`.
+    pub lifecycle: LifecycleSettings,
     /// `[platform] formats`: what the platform records, when the operator says.
     pub platform_formats: Option<Vec<Format>>,
     /// `[default]` and `[[rule]]`, compiled.
@@ -74,6 +76,33 @@ pub struct Limits {
     pub max_connections: usize,
     /// Largest request head (request line and headers), bytes; 431 past it.
     pub max_head_bytes: usize,
+}
+
+/// `[lifecycle]` (with `[platform] ingest_domains`), validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LifecycleSettings {
+    /// Where the ingest callback is served; `None`: not served.
+    pub ingest_path: Option<String>,
+    /// Where the status and file callbacks are served; `None`: not served.
+    pub notify_path: Option<String>,
+    /// How long ended recordings and files are kept.
+    pub retention: Duration,
+    /// Signature check of ingest events, applied live on reload, so never compared.
+    #[serde(skip)]
+    pub ingest_auth: Option<Verifier>,
+    /// Signature check of status and file events, applied live on reload.
+    #[serde(skip)]
+    pub notify_auth: Option<Verifier>,
+    /// Ingest domain to streaming domain, applied live on reload.
+    #[serde(skip)]
+    pub domains: crate::ledger::DomainMap,
+}
+
+impl LifecycleSettings {
+    /// Whether any lifecycle event is received, so that the ledger runs.
+    pub fn is_on(&self) -> bool {
+        self.ingest_path.is_some() || self.notify_path.is_some()
+    }
 }
 
 /// `[admin]`, validated.

@@ -8,7 +8,8 @@
 //! and the caller reads the file in one pass, which stays the reference.
 
 use super::file::{
-    RawAdmin, RawAuth, RawConfig, RawDecision, RawOverrides, RawPlatform, RawRule, RawServer,
+    RawAdmin, RawAuth, RawConfig, RawDecision, RawLifecycle, RawOverrides, RawPlatform, RawRule,
+    RawServer,
 };
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -28,6 +29,7 @@ struct Piece {
     auth: Option<RawAuth>,
     platform: Option<RawPlatform>,
     overrides: Option<RawOverrides>,
+    lifecycle: Option<RawLifecycle>,
     default: Option<RawDecision>,
     #[serde(default)]
     rule: Vec<RawRule>,
@@ -67,6 +69,7 @@ fn parse_in(text: &str, count: usize) -> Option<RawConfig> {
         auth: whole.auth.unwrap_or_default(),
         platform: whole.platform.unwrap_or_default(),
         overrides: whole.overrides.unwrap_or_default(),
+        lifecycle: whole.lifecycle.unwrap_or_default(),
         default: whole.default?,
         rule: whole.rule,
     })
@@ -89,6 +92,7 @@ fn join(whole: &mut Piece, piece: Piece) -> Option<()> {
     once(&mut whole.auth, piece.auth)?;
     once(&mut whole.platform, piece.platform)?;
     once(&mut whole.overrides, piece.overrides)?;
+    once(&mut whole.lifecycle, piece.lifecycle)?;
     once(&mut whole.default, piece.default)?;
     whole.rule.extend(piece.rule);
     Some(())

@@ -1,7 +1,7 @@
 //! The one JSON error shape of the HTTP layer: `{"error":"<code>","message":"<text>"}`.
 
 use crate::auth::signature::Failure;
-use crate::overrides::{FieldProblem, MAX_OVERRIDE_BODY_BYTES, WriteError};
+use crate::overrides::{FieldProblem, WriteError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -35,15 +35,30 @@ pub enum ApiError {
     /// An override request that does not validate; every problem names its field.
     #[error("{}", describe(.0))]
     InvalidOverride(Vec<FieldProblem>),
-    /// A request body over the limit.
-    #[error("the body is over {MAX_OVERRIDE_BODY_BYTES} bytes")]
-    BodyTooLarge,
+    /// A request body over the endpoint's limit (`max` bytes).
+    #[error("the body is over {max} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        max: usize,
+    },
     /// `DELETE` of an override that does not exist.
     #[error("no override has this domain, app and stream")]
     OverrideNotFound,
     /// An override write that did not happen.
     #[error("{0}")]
     Write(std::sync::Arc<WriteError>),
+    /// A query parameter of an admin listing that does not read; each problem names it.
+    #[error("{}", describe(.0))]
+    InvalidQuery(Vec<FieldProblem>),
+    /// A status or file event whose body does not read.
+    #[error("{0}")]
+    InvalidEvent(String),
+    /// A method other than POST on the notify path.
+    #[error("method not allowed; use POST")]
+    PostOnly,
+    /// The recording ledger cannot take the event now; the platform retries.
+    #[error("{0}")]
+    LedgerUnavailable(String),
     /// Handling the request failed inside the server (a panic, caught).
     #[error("the server failed to handle this request; see its log")]
     Internal,
@@ -86,9 +101,12 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::OverrideMethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidOverride(_) => StatusCode::BAD_REQUEST,
-            ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::OverrideNotFound => StatusCode::NOT_FOUND,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::InvalidEvent(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::PostOnly => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::LedgerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Write(error) => match **error {
                 WriteError::TooMany => StatusCode::CONFLICT,
                 WriteError::Off | WriteError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -106,9 +124,13 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::OverrideMethodNotAllowed => "method_not_allowed",
             ApiError::InvalidOverride(_) => "invalid_override",
-            ApiError::BodyTooLarge => "body_too_large",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::OverrideNotFound => "override_not_found",
             ApiError::Internal => "internal",
+            ApiError::InvalidEvent(_) => "invalid_event",
+            ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::PostOnly => "method_not_allowed",
+            ApiError::LedgerUnavailable(_) => "ledger_unavailable",
             ApiError::Write(error) => match **error {
                 WriteError::TooMany => "too_many_overrides",
                 WriteError::Off => "overrides_off",
@@ -125,7 +147,9 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let problems = match &self {
-            ApiError::InvalidOverride(problems) => problems.as_slice(),
+            ApiError::InvalidOverride(problems) | ApiError::InvalidQuery(problems) => {
+                problems.as_slice()
+            }
             _ => &[],
         };
         let body = ErrorBody {
@@ -145,6 +169,9 @@ impl IntoResponse for ApiError {
                     header::ALLOW,
                     HeaderValue::from_static("GET, HEAD, PUT, DELETE"),
                 );
+            }
+            ApiError::PostOnly => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
             }
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

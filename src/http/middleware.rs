@@ -64,10 +64,29 @@ where
         .layer(ObserveLayer::new(Arc::clone(state.metrics()), routes))
         .layer(QueryCapLayer::new(MAX_QUERY_LEN))
         .map_response(|response: Response<_>| response.map(axum::body::Body::new))
-        .layer(CatchPanicLayer::custom(
-            move |panic: Box<dyn Any + Send>| answer_panic(&state, on_panic, panic.as_ref()),
-        ))
+        .layer(catch_panics(state, on_panic))
         .service(app)
+}
+
+/// A last resort around one route, answered as `on_panic` says: for routes whose panic
+/// answer differs from their listener's.
+pub fn catch_panics(state: AppState, on_panic: PanicAnswer) -> CatchPanicLayer<PanicHandler> {
+    CatchPanicLayer::custom(PanicHandler { state, on_panic })
+}
+
+/// `catch_panics`' handler.
+#[derive(Clone)]
+pub struct PanicHandler {
+    state: AppState,
+    on_panic: PanicAnswer,
+}
+
+impl tower_http::catch_panic::ResponseForPanic for PanicHandler {
+    type ResponseBody = Body;
+
+    fn response_for_panic(&mut self, panic: Box<dyn Any + Send + 'static>) -> Response {
+        answer_panic(&self.state, self.on_panic, panic.as_ref())
+    }
 }
 
 /// The answer when handling a request panicked, logged and counted.

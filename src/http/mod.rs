@@ -10,10 +10,12 @@ mod callback;
 mod edge;
 mod error;
 mod health;
+mod lifecycle;
 mod middleware;
 mod observe;
 mod overrides;
 mod query_cap;
+mod recordings;
 mod request_id;
 
 pub use edge::{Edge, EdgeBody};
@@ -27,24 +29,71 @@ use crate::service::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
+pub use lifecycle::MAX_NOTIFY_BODY_BYTES;
 use observe::Routes;
+use std::convert::Infallible;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 
 /// Paths both listeners serve.
 const HEALTH_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
-/// The public application: the callback at `callback_path`, `/healthz` and `/readyz`.
+/// The paths the public listener serves besides the health checks.
+#[derive(Debug, Clone, Copy)]
+pub struct PublicPaths<'a> {
+    /// The on-demand recording callback.
+    pub callback: &'a str,
+    /// The stream ingest callback, when served.
+    pub ingest: Option<&'a str>,
+    /// The recording status and file callbacks, when served.
+    pub notify: Option<&'a str>,
+}
+
+/// The public application with the callback at `callback_path`, `/healthz` and `/readyz`.
 pub fn router(state: AppState, callback_path: &str, request_timeout: Duration) -> impl App {
-    let routes = health_routes()
+    let paths = PublicPaths {
+        callback: callback_path,
+        ingest: None,
+        notify: None,
+    };
+    public_router(state, paths, request_timeout)
+}
+
+/// The public application: the callback, the lifecycle callbacks when configured,
+/// `/healthz` and `/readyz`. A panic answers the default decision, but on the lifecycle
+/// paths, where it answers 500 so that the platform retries the event.
+pub fn public_router(
+    state: AppState,
+    paths: PublicPaths<'_>,
+    request_timeout: Duration,
+) -> impl App {
+    let mut routes = health_routes();
+    let mut labelled = vec![paths.callback, HEALTH_PATHS[0], HEALTH_PATHS[1]];
+    if let Some(path) = paths.ingest {
+        routes = routes.route(
+            path,
+            get(lifecycle::ingest)
+                .fallback(method_not_allowed)
+                .layer(middleware::catch_panics(state.clone(), PanicAnswer::Error)),
+        );
+        labelled.push(path);
+    }
+    if let Some(path) = paths.notify {
+        routes = routes.route(
+            path,
+            post(lifecycle::notify)
+                .fallback(lifecycle::notify_method_not_allowed)
+                .layer::<_, Infallible>(DefaultBodyLimit::max(MAX_NOTIFY_BODY_BYTES))
+                .layer(middleware::catch_panics(state.clone(), PanicAnswer::Error)),
+        );
+        labelled.push(path);
+    }
+    let routes = routes
         .layer(timeout(request_timeout))
         .with_state(state.clone());
-    let labels = Routes::new(
-        &[callback_path, HEALTH_PATHS[0], HEALTH_PATHS[1]],
-        Some(callback_path),
-    );
-    let app = callback::CallbackRoute::new(callback_path, state.clone(), routes);
+    let labels = Routes::new(&labelled, Some(paths.callback));
+    let app = callback::CallbackRoute::new(paths.callback, state.clone(), routes);
     middleware::stack(app, state, labels, PanicAnswer::Decision)
 }
 
@@ -61,6 +110,14 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
         .route("/rules", get(admin::rules).fallback(method_not_allowed))
         .route("/explain", get(admin::explain).fallback(method_not_allowed))
         .route("/overrides", overrides)
+        .route(
+            "/recordings",
+            get(recordings::recordings).fallback(method_not_allowed),
+        )
+        .route(
+            "/files",
+            get(recordings::files).fallback(method_not_allowed),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,
@@ -73,6 +130,8 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
             "/rules",
             "/explain",
             "/overrides",
+            "/recordings",
+            "/files",
             HEALTH_PATHS[0],
             HEALTH_PATHS[1],
         ],

@@ -2,6 +2,7 @@
 //! (`DELETE`) runtime overrides, JSON in and out.
 
 use super::error::ApiError;
+use crate::overrides::MAX_OVERRIDE_BODY_BYTES;
 use crate::overrides::{
     DEFAULT_LIST_LIMIT, FieldProblem, MAX_LIST_LIMIT, OverrideKey, OverrideRequest, OverrideView,
     check_key,
@@ -21,7 +22,9 @@ pub async fn put(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OverrideView>, ApiError> {
-    let body = body.map_err(|_| ApiError::BodyTooLarge)?;
+    let body = body.map_err(|_| ApiError::BodyTooLarge {
+        max: MAX_OVERRIDE_BODY_BYTES,
+    })?;
     let request = parse_request(&body)?;
     let item = request
         .into_override(Timestamp::now())

@@ -21,6 +21,8 @@
 //! expires after `DECIDED_TTL`.
 
 pub mod event;
+pub mod live;
+pub mod store;
 
 pub use event::{DomainMap, Event, FileWritten, RecordingKey, parse_ingest, parse_notify};
 

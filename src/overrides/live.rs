@@ -155,6 +155,11 @@ impl Overrides {
         self.any.load(Ordering::Acquire)
     }
 
+    /// The open store, if any: the recording ledger keeps its tables in it too.
+    pub fn database(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
     /// The store's health and the snapshot's size.
     pub fn status(&self) -> StoreStatus {
         StoreStatus {

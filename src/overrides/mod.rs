@@ -20,6 +20,7 @@ pub use live::{
 };
 pub use model::{Override, OverrideKey, OverrideSet};
 pub use spec::StoreSpec;
+pub(crate) use store::on_pool;
 pub use store::{NOTIFY_CHANNEL, STORE_MAX_CONNECTIONS, Store, StoreError};
 
 /// The rule name that labels decisions made by an override in metrics, logs and explain.

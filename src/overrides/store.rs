@@ -50,6 +50,8 @@ macro_rules! on_pool {
     };
 }
 
+pub(crate) use on_pool;
+
 /// The columns of a `Row`, in its order.
 macro_rules! columns {
     () => {

@@ -2,8 +2,8 @@
 //! whole file, then swap the rule set atomically; a bad file keeps the last good rules.
 
 use crate::config::{
-    AdminSettings, Config, ConfigError, ConfigSource, OverrideSettings, ServerSettings, read_text,
-    sha256_hex,
+    AdminSettings, Config, ConfigError, ConfigSource, LifecycleSettings, OverrideSettings,
+    ServerSettings, read_text, sha256_hex,
 };
 use crate::rules::RuleDiff;
 use crate::service::{AppState, Security};
@@ -39,6 +39,8 @@ pub struct StartedWith<'a> {
     pub admin: &'a AdminSettings,
     /// `[overrides]`.
     pub overrides: &'a OverrideSettings,
+    /// `[lifecycle]`.
+    pub lifecycle: &'a LifecycleSettings,
 }
 
 /// Reloads one config file into one server's state.
@@ -48,8 +50,9 @@ pub struct Reloader {
     /// `[server]` and `[admin]` as the server started with them.
     server: ServerSettings,
     admin: AdminSettings,
-    /// `[overrides]` as the server started with it.
+    /// `[overrides]` and `[lifecycle]` as the server started with them.
     overrides: OverrideSettings,
+    lifecycle: LifecycleSettings,
     /// SHA-256 of the last content tried, good or bad, so that a watcher event without a
     /// change of content does nothing.
     last_seen: Mutex<String>,
@@ -63,6 +66,7 @@ impl Reloader {
             server: &config.server,
             admin: &config.admin,
             overrides: &config.overrides,
+            lifecycle: &config.lifecycle,
         };
         Reloader::with_settings(settings, state)
     }
@@ -75,6 +79,7 @@ impl Reloader {
             server: settings.server.clone(),
             admin: settings.admin.clone(),
             overrides: settings.overrides.clone(),
+            lifecycle: settings.lifecycle.clone(),
             last_seen: Mutex::new(settings.source.sha256.clone()),
         }
     }
@@ -140,10 +145,7 @@ impl Reloader {
             );
         }
         let rules = config.rules.len();
-        let security = Security {
-            auth: config.auth,
-            admin_token: config.admin.token,
-        };
+        let security = Security::of(&config);
         self.state.swap_live(config.rules, security, config.source);
         self.state.metrics().count_reload(true);
         tracing::info!(
@@ -165,7 +167,8 @@ impl Reloader {
 
     /// Settings the running server cannot change that differ in `new`. Whole sections are
     /// compared, so a setting added to a section is covered without being listed here;
-    /// what applies live (rules, `[auth]`, the admin token) is not part of them.
+    /// what applies live (rules, `[auth]`, the admin token, the lifecycle signature checks
+    /// and `[platform] ingest_domains`) is not part of them.
     fn needs_restart(&self, new: &Config) -> Vec<String> {
         let mut settings = changed_settings("server", &self.server, &new.server);
         settings.extend(changed_settings("admin", &self.admin, &new.admin));
@@ -173,6 +176,11 @@ impl Reloader {
             "overrides",
             &self.overrides,
             &new.overrides,
+        ));
+        settings.extend(changed_settings(
+            "lifecycle",
+            &self.lifecycle,
+            &new.lifecycle,
         ));
         settings
     }

@@ -2,7 +2,8 @@
 //! reloader, and the shutdown sequence a load balancer survives.
 
 use crate::config::{Config, Limits};
-use crate::http::{App, Edge, admin_router, router};
+use crate::http::{App, Edge, PublicPaths, admin_router, public_router};
+use crate::ledger::live::LiveLedger;
 use crate::overrides::{Overrides, StoreSpec};
 use crate::server::reload::{Reloader, StartedWith};
 use crate::service::{AppState, Security};
@@ -140,11 +141,12 @@ impl Running {
 pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
     let stop = CancellationToken::new();
     let rule_count = config.rules.len();
+    let security = Security::of(&config);
     let Config {
         server,
         mut admin,
         mut overrides,
-        auth,
+        lifecycle,
         rules,
         source,
         ..
@@ -162,18 +164,45 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         .await
         .map_err(|e| anyhow::anyhow!("override store {}: {e}", overrides.store))?;
     let store = Arc::new(store);
-    let security = Security {
-        auth,
-        admin_token: admin.token.clone(),
-    };
-    let state =
-        AppState::with_overrides(rules, security, source.clone(), metrics, Arc::clone(&store));
-    let drain = server.drain_timeout;
     let mut tasks = store.spawn(&stop, overrides.resync_interval);
+    let ledger = match (lifecycle.is_on(), store.database()) {
+        (true, Some(db)) => {
+            let (ledger, ledger_tasks) = LiveLedger::start(
+                db.clone(),
+                Arc::clone(&metrics),
+                lifecycle.notify_path.is_some(),
+                lifecycle.retention,
+                &stop,
+            );
+            tasks.extend(ledger_tasks);
+            ledger
+        }
+        (true, None) => {
+            tracing::warn!(
+                "[lifecycle] needs a store; with [overrides] store = \"off\", lifecycle events answer 503"
+            );
+            LiveLedger::off(Arc::clone(&metrics))
+        }
+        (false, _) => LiveLedger::off(Arc::clone(&metrics)),
+    };
+    let state = AppState::with_stores(
+        rules,
+        security,
+        source.clone(),
+        metrics,
+        Arc::clone(&store),
+        Arc::new(ledger),
+    );
+    let drain = server.drain_timeout;
 
     let limits = server.limits;
     let (listener, addr) = bind(options.listen.unwrap_or(server.listen)).await?;
-    let app = router(state.clone(), &server.callback_path, limits.request_timeout);
+    let paths = PublicPaths {
+        callback: &server.callback_path,
+        ingest: lifecycle.ingest_path.as_deref(),
+        notify: lifecycle.notify_path.as_deref(),
+    };
+    let app = public_router(state.clone(), paths, limits.request_timeout);
     let service = Edge::with_callback(app, &server.callback_path, state.clone());
     tasks.push(spawn_serve(listener, service, &stop, drain, limits));
 
@@ -193,6 +222,7 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             server: &server,
             admin: &file_admin,
             overrides: &file_overrides,
+            lifecycle: &lifecycle,
         };
         let reloader = Reloader::with_settings(settings, state.clone());
         tasks.push(reloader.spawn(stop.clone(), options.watch)?);

@@ -7,6 +7,7 @@
 
 use super::AppState;
 use crate::auth::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::ledger::{self, RecordingKey};
 use crate::query::Query;
 use crate::telemetry::metrics::{ReasonLabels, RuleLabels};
 use crate::verdict::{self, DecidedBy};
@@ -91,6 +92,14 @@ pub fn answer(
                 counter.inc();
             }
             live.touch(index, now_ms);
+        }
+    }
+    // Written after the answer, never waited on: a lost one is recreated by the stream's
+    // first lifecycle event.
+    if verdict.decision.record() && state.ledger().is_on() {
+        let key = RecordingKey::of_query(&query);
+        if let Some(recording) = ledger::decided(key, verdict.rule_name(), verdict.decision, now) {
+            state.ledger().record_decision(recording);
         }
     }
     if let Some((index, shadow)) = verdict.shadow {

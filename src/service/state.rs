@@ -3,7 +3,9 @@
 
 use crate::auth::signature::Verifier;
 use crate::auth::token::AdminToken;
-use crate::config::ConfigSource;
+use crate::config::{Config, ConfigSource};
+use crate::ledger::DomainMap;
+use crate::ledger::live::LiveLedger;
 use crate::overrides::{OVERRIDE_RULE_NAME, Overrides};
 use crate::rules::{DEFAULT_RULE_NAME, RuleSet};
 use crate::telemetry::metrics::Metrics;
@@ -24,6 +26,12 @@ pub struct LiveConfig {
     pub auth: Option<Verifier>,
     /// The admin API's bearer token from that file, `None` when none is asked.
     pub admin_token: Option<AdminToken>,
+    /// The signature check of ingest events from that file, `None` when off.
+    pub ingest_auth: Option<Verifier>,
+    /// The signature check of status and file events from that file, `None` when off.
+    pub notify_auth: Option<Verifier>,
+    /// `[platform] ingest_domains` from that file.
+    pub domains: DomainMap,
     /// One decision counter per rule, in rule order, then one for the default.
     hits: Vec<Counter>,
     /// When each rule (then the default) last decided or, for a shadow rule, would have:
@@ -54,6 +62,9 @@ impl LiveConfig {
             source,
             auth: security.auth,
             admin_token: security.admin_token,
+            ingest_auth: security.ingest_auth,
+            notify_auth: security.notify_auth,
+            domains: security.domains,
             hits,
             last_hit,
         }
@@ -96,6 +107,25 @@ pub struct Security {
     pub auth: Option<Verifier>,
     /// The admin API's bearer token, `None` when none is asked.
     pub admin_token: Option<AdminToken>,
+    /// The signature check of ingest events, `None` when off.
+    pub ingest_auth: Option<Verifier>,
+    /// The signature check of status and file events, `None` when off.
+    pub notify_auth: Option<Verifier>,
+    /// Ingest domain to streaming domain.
+    pub domains: DomainMap,
+}
+
+impl Security {
+    /// The checks `config` sets.
+    pub fn of(config: &Config) -> Security {
+        Security {
+            auth: config.auth.clone(),
+            admin_token: config.admin.token.clone(),
+            ingest_auth: config.lifecycle.ingest_auth.clone(),
+            notify_auth: config.lifecycle.notify_auth.clone(),
+            domains: config.lifecycle.domains.clone(),
+        }
+    }
 }
 
 /// What every handler shares; one `Arc`, so handing it to a handler is one atomic add.
@@ -107,6 +137,7 @@ struct Shared {
     ready: AtomicBool,
     metrics: Arc<Metrics>,
     overrides: Arc<Overrides>,
+    ledger: Arc<LiveLedger>,
     /// The decision counters of overrides, by `NeedRecord`.
     override_hits: [Counter; 2],
 }
@@ -117,20 +148,23 @@ impl AppState {
     pub fn new(rules: RuleSet, auth: Option<Verifier>, source: ConfigSource) -> AppState {
         let metrics = Arc::new(Metrics::new());
         let overrides = Arc::new(Overrides::off(&metrics));
+        let ledger = Arc::new(LiveLedger::off(Arc::clone(&metrics)));
         let security = Security {
             auth,
-            admin_token: None,
+            ..Security::default()
         };
-        AppState::with_overrides(rules, security, source, metrics, overrides)
+        AppState::with_stores(rules, security, source, metrics, overrides, ledger)
     }
 
-    /// State serving `rules` and `overrides`, reporting to `metrics`.
-    pub fn with_overrides(
+    /// State serving `rules`, `overrides` and the recording `ledger`, reporting to
+    /// `metrics`.
+    pub fn with_stores(
         rules: RuleSet,
         security: Security,
         source: ConfigSource,
         metrics: Arc<Metrics>,
         overrides: Arc<Overrides>,
+        ledger: Arc<LiveLedger>,
     ) -> AppState {
         let live = LiveConfig::new(rules, security, source, &metrics);
         publish(&metrics, &live);
@@ -140,8 +174,14 @@ impl AppState {
             ready: AtomicBool::new(true),
             metrics,
             overrides,
+            ledger,
             override_hits,
         }))
+    }
+
+    /// The recording ledger.
+    pub fn ledger(&self) -> &Arc<LiveLedger> {
+        &self.0.ledger
     }
 
     /// The runtime overrides.

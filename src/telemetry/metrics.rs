@@ -90,6 +90,23 @@ pub struct ResultLabels {
     pub result: &'static str,
 }
 
+/// `recgate_lifecycle_events_total` labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// `publish`, `publish_done`, `record_started`, `record_paused`, `record_resumed`,
+    /// `file` or `unknown`.
+    pub kind: &'static str,
+    /// `applied`, `duplicate`, `ignored` or `refused`.
+    pub outcome: &'static str,
+}
+
+/// `recgate_recordings_active` labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// `decided`, `recording` or `paused`.
+    pub state: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: &'static str,
@@ -141,6 +158,16 @@ pub struct Metrics {
     pub override_sync_failures: Counter,
     /// Snapshot refreshes from the store, by scope.
     pub override_syncs: Family<ScopeLabels, Counter>,
+    /// Lifecycle events received, by kind and outcome.
+    pub lifecycle_events: Family<EventLabels, Counter>,
+    /// Recordings in progress, by state, as of the last count.
+    pub recordings_active: Family<StateLabels, Gauge>,
+    /// Seconds of content in recorded files, by the rule that decided the recording
+    /// (`none` when recgate did not).
+    pub recorded_seconds: Family<RuleLabels, Counter<f64, AtomicU64>>,
+    /// On-demand decisions not written to the ledger (queue full or store down); the
+    /// stream's first lifecycle event recreates the entry.
+    pub decisions_unrecorded: Counter,
 }
 
 impl Default for Metrics {
@@ -250,8 +277,36 @@ impl Metrics {
             })
             .set(1);
         registry.register("recgate_build_info", "recgate version", build_info);
+        let lifecycle_events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "recgate_lifecycle_events",
+            "Lifecycle events received, by kind and outcome",
+            lifecycle_events.clone(),
+        );
+        let recordings_active = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "recgate_recordings_active",
+            "Recordings in progress, by state",
+            recordings_active.clone(),
+        );
+        let recorded_seconds = Family::<RuleLabels, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "recgate_recorded_seconds",
+            "Seconds of content in recorded files, by deciding rule",
+            recorded_seconds.clone(),
+        );
+        let decisions_unrecorded = Counter::default();
+        registry.register(
+            "recgate_decisions_unrecorded",
+            "On-demand decisions not written to the recording ledger",
+            decisions_unrecorded.clone(),
+        );
         Metrics {
             registry,
+            lifecycle_events,
+            recordings_active,
+            recorded_seconds,
+            decisions_unrecorded,
             decisions,
             decision_duration,
             http_requests,

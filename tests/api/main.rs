@@ -7,6 +7,7 @@ mod health;
 mod helpers;
 mod language;
 mod layout;
+mod lifecycle;
 mod operations;
 mod override_store;
 mod overrides;

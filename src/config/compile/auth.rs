@@ -1,4 +1,4 @@
-//! `[auth]`: the callback signature check.
+//! `[auth]`, `[lifecycle.ingest_auth]` and `[lifecycle.notify_auth]`: signature checks.
 
 use super::Problems;
 use super::values::{DurationSetting, compile_duration, read_secret};
@@ -9,15 +9,18 @@ use std::time::Duration;
 
 /// `[auth]`: `Some(None)` when off, `Some(Some(verifier))` when on, `None` on errors.
 /// Messages name the key's source, never the key.
-pub(super) fn compile_auth(raw: &RawAuth, problems: &mut Problems) -> Option<Option<Verifier>> {
-    const PLACE: &str = "[auth]";
+pub(super) fn compile_auth(
+    place: &str,
+    raw: &RawAuth,
+    problems: &mut Problems,
+) -> Option<Option<Verifier>> {
     let before = problems.list.len();
     let mode = match raw.mode.as_deref().map(Mode::parse) {
         None => Mode::Off,
         Some(Some(mode)) => mode,
         Some(None) => {
             problems.add(
-                PLACE,
+                place,
                 Some("mode"),
                 "expected \"off\", \"log\" or \"enforce\"",
             );
@@ -25,7 +28,7 @@ pub(super) fn compile_auth(raw: &RawAuth, problems: &mut Problems) -> Option<Opt
         }
     };
     let max_skew = compile_duration(
-        PLACE,
+        place,
         "max_skew",
         raw.max_skew.as_deref(),
         DurationSetting {
@@ -44,15 +47,15 @@ pub(super) fn compile_auth(raw: &RawAuth, problems: &mut Problems) -> Option<Opt
         0 if mode == Mode::Off => return (problems.list.len() == before).then_some(None),
         0 => {
             problems.add(
-                PLACE,
+                place,
                 None,
                 "needs one of key_env, key_file or key unless mode = \"off\"",
             );
             None
         }
-        1 => read_key(raw, problems),
+        1 => read_key(place, raw, problems),
         _ => {
-            problems.add(PLACE, None, "give only one of key_env, key_file and key");
+            problems.add(place, None, "give only one of key_env, key_file and key");
             None
         }
     };
@@ -60,7 +63,7 @@ pub(super) fn compile_auth(raw: &RawAuth, problems: &mut Problems) -> Option<Opt
         let key = Key::new(&text);
         if key.is_none() {
             problems.add(
-                PLACE,
+                place,
                 Some(field),
                 "the key must be 16 to 32 letters and digits",
             );
@@ -75,10 +78,10 @@ pub(super) fn compile_auth(raw: &RawAuth, problems: &mut Problems) -> Option<Opt
 }
 
 /// The key's text and the field it came from.
-fn read_key(raw: &RawAuth, problems: &mut Problems) -> Option<(&'static str, String)> {
+fn read_key(place: &str, raw: &RawAuth, problems: &mut Problems) -> Option<(&'static str, String)> {
     if raw.key_env.is_some() || raw.key_file.is_some() {
         return read_secret(
-            "[auth]",
+            place,
             ("key_env", raw.key_env.as_deref()),
             ("key_file", raw.key_file.as_deref()),
             problems,

@@ -4,6 +4,7 @@
 //! the default, `values` the kinds of value several sections share.
 
 mod auth;
+mod lifecycle;
 mod read;
 mod rules;
 mod server;
@@ -52,7 +53,7 @@ pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>>
     let server = server::compile_server(&raw.server, &mut problems);
     let admin = server::compile_admin(&raw.admin, &mut problems);
     let overrides = server::compile_overrides(&raw.overrides, &source.path, &mut problems);
-    let auth = auth::compile_auth(&raw.auth, &mut problems);
+    let auth = auth::compile_auth("[auth]", &raw.auth, &mut problems);
     let platform_formats = raw
         .platform
         .formats
@@ -65,21 +66,31 @@ pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>>
         raw.default.interval.as_ref(),
         &mut problems,
     );
+    let lifecycle = lifecycle::compile_lifecycle(
+        &raw.lifecycle,
+        &raw.platform,
+        server.as_ref().map(|s| s.callback_path.as_str()),
+        &mut problems,
+    );
     let rules = rules::compile_rules(raw.rule, &mut problems);
-    match (server, admin, overrides, auth, default) {
-        (Some(server), Some(admin), Some(overrides), Some(auth), Some(default))
-            if problems.list.is_empty() =>
-        {
-            Ok(Config {
-                server,
-                admin,
-                overrides,
-                auth,
-                platform_formats: platform_formats.flatten(),
-                rules: RuleSet::new(rules, default),
-                source,
-            })
-        }
+    match (server, admin, overrides, auth, default, lifecycle) {
+        (
+            Some(server),
+            Some(admin),
+            Some(overrides),
+            Some(auth),
+            Some(default),
+            Some(lifecycle),
+        ) if problems.list.is_empty() => Ok(Config {
+            server,
+            admin,
+            overrides,
+            auth,
+            lifecycle,
+            platform_formats: platform_formats.flatten(),
+            rules: RuleSet::new(rules, default),
+            source,
+        }),
         _ => Err(problems.list),
     }
 }

@@ -26,6 +26,7 @@ pub(super) fn read_by_table(text: &str) -> Result<RawConfig, Vec<Problem>> {
             auth: raw.auth,
             platform: raw.platform,
             overrides: raw.overrides,
+            lifecycle: raw.lifecycle,
             default,
             rule: rules,
         }),

@@ -2,9 +2,7 @@
 //! its overrides.
 
 use super::Problems;
-use super::values::{
-    DurationSetting, compile_address, compile_duration, is_path_char, read_secret,
-};
+use super::values::{DurationSetting, check_path, compile_address, compile_duration, read_secret};
 use crate::auth::token::{AdminToken, MIN_TOKEN_LEN};
 use crate::config::defaults::*;
 use crate::config::file::{RawAdmin, RawOverrides, RawServer};
@@ -167,26 +165,7 @@ pub(super) fn compile_server(raw: &RawServer, problems: &mut Problems) -> Option
         .callback_path
         .clone()
         .unwrap_or_else(|| DEFAULT_CALLBACK_PATH.to_owned());
-    let path_ok = if !callback_path.starts_with('/') {
-        problems.add(PLACE, Some("callback_path"), "must start with /");
-        false
-    } else if !callback_path.chars().all(is_path_char) || callback_path.contains("//") {
-        problems.add(
-            PLACE,
-            Some("callback_path"),
-            "may hold only letters, digits, '/', '-', '.', '_' and '~', without empty segments",
-        );
-        false
-    } else if RESERVED_PATHS.contains(&callback_path.as_str()) {
-        problems.add(
-            PLACE,
-            Some("callback_path"),
-            format!("{callback_path} is the server's own health endpoint"),
-        );
-        false
-    } else {
-        true
-    };
+    let path_ok = check_path(PLACE, "callback_path", &callback_path, problems);
     Some(ServerSettings {
         listen: listen?,
         callback_path: path_ok.then_some(callback_path)?,

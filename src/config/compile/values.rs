@@ -2,6 +2,7 @@
 //! read from the environment or a file, paths.
 
 use super::Problems;
+use crate::config::defaults::RESERVED_PATHS;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -99,7 +100,24 @@ pub(super) fn compile_duration(
     }
 }
 
-/// Characters allowed in a callback path: unreserved URL characters and `/`.
-pub(super) fn is_path_char(c: char) -> bool {
+/// Characters allowed in a served path: unreserved URL characters and `/`.
+fn is_path_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "/-._~".contains(c)
+}
+
+/// Whether `path` may be served at `place`'s `field`: absolute, plain characters, no
+/// empty segment, not a health endpoint.
+pub(super) fn check_path(place: &str, field: &str, path: &str, problems: &mut Problems) -> bool {
+    let problem = if !path.starts_with('/') {
+        "must start with /".to_owned()
+    } else if !path.chars().all(is_path_char) || path.contains("//") {
+        "may hold only letters, digits, '/', '-', '.', '_' and '~', without empty segments"
+            .to_owned()
+    } else if RESERVED_PATHS.contains(&path) {
+        format!("{path} is the server's own health endpoint")
+    } else {
+        return true;
+    };
+    problems.add(place, Some(field), problem);
+    false
 }

@@ -1,0 +1,246 @@
+//! The ledger as a server runs it: one writer task applies work in batches (group
+//! commit: one transaction for every event waiting), a lifecycle event is answered only
+//! once its batch has committed, and the on-demand callback hands over its decision
+//! without ever waiting.
+
+use super::store::{self, Work};
+use super::{Applied, Ended, Event, Recording, RecordingKey};
+use crate::overrides::{Store, StoreError};
+use crate::telemetry::metrics::{EventLabels, Metrics, RuleLabels, StateLabels};
+use jiff::Timestamp;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// SECURITY: work waiting for the writer, at most. Past it, a lifecycle event gets 503
+/// (the platform retries) and a decision is not written (its stream's first lifecycle
+/// event recreates the entry): memory stays bounded when the database is slow.
+pub const LEDGER_QUEUE: usize = 16_384;
+/// Work applied in one transaction, at most.
+pub const MAX_BATCH: usize = 512;
+/// How often silent recordings are ended and the active gauges refreshed.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How often history past the retention is purged.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Why a lifecycle event was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// No store, or the writer is gone.
+    #[error("the recording ledger is off")]
+    Off,
+    /// Too much work waiting.
+    #[error("the recording ledger is busy; retry")]
+    Busy,
+    /// The database refused or could not be reached.
+    #[error("the recording ledger's store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+struct Job {
+    work: Work,
+    done: Option<oneshot::Sender<Result<Applied, String>>>,
+}
+
+/// The running ledger: a handle to its writer.
+pub struct LiveLedger {
+    queue: Option<mpsc::Sender<Job>>,
+    store: Option<Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl LiveLedger {
+    /// A ledger that records nothing: lifecycle events get `LedgerError::Off`.
+    pub fn off(metrics: Arc<Metrics>) -> LiveLedger {
+        LiveLedger {
+            queue: None,
+            store: None,
+            metrics,
+        }
+    }
+
+    /// Starts the writer on `store`, and the sweep (`notify_events` says what silence
+    /// means) and the purge of history older than `retention`, until `stop` fires.
+    pub fn start(
+        store: Store,
+        metrics: Arc<Metrics>,
+        notify_events: bool,
+        retention: Duration,
+        stop: &CancellationToken,
+    ) -> (LiveLedger, Vec<JoinHandle<()>>) {
+        let (queue, jobs) = mpsc::channel(LEDGER_QUEUE);
+        let writer = tokio::spawn(write(jobs, store.clone(), Arc::clone(&metrics)));
+        let sweeper = tokio::spawn(sweep_and_purge(
+            store.clone(),
+            Arc::clone(&metrics),
+            notify_events,
+            retention,
+            stop.clone(),
+        ));
+        let ledger = LiveLedger {
+            queue: Some(queue),
+            store: Some(store),
+            metrics,
+        };
+        (ledger, vec![writer, sweeper])
+    }
+
+    /// Whether the ledger runs (lifecycle events are configured and a store is open).
+    pub fn is_on(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// The store, for the admin API's reads.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// Hands over a decision without waiting; when the queue is full it is dropped and
+    /// counted.
+    pub fn record_decision(&self, recording: Recording) {
+        let Some(queue) = &self.queue else { return };
+        let job = Job {
+            work: Work::Decided(recording),
+            done: None,
+        };
+        if queue.try_send(job).is_err() {
+            self.metrics.decisions_unrecorded.inc();
+        }
+    }
+
+    /// Applies a lifecycle event and returns once it is committed.
+    pub async fn submit(
+        &self,
+        key: RecordingKey,
+        event: Event,
+        now: Timestamp,
+    ) -> Result<Applied, LedgerError> {
+        let kind = event.kind();
+        let queue = self.queue.as_ref().ok_or(LedgerError::Off)?;
+        let (done, answer) = oneshot::channel();
+        let job = Job {
+            work: Work::Event(key, event, now),
+            done: Some(done),
+        };
+        let outcome = match queue.try_send(job) {
+            Ok(()) => match answer.await {
+                Ok(Ok(applied)) => Ok(applied),
+                Ok(Err(error)) => Err(LedgerError::Unavailable(error)),
+                Err(_) => Err(LedgerError::Off),
+            },
+            Err(mpsc::error::TrySendError::Full(_)) => Err(LedgerError::Busy),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(LedgerError::Off),
+        };
+        let label = outcome.as_ref().map_or("refused", |a| a.as_str());
+        self.metrics
+            .lifecycle_events
+            .get_or_create(&EventLabels {
+                kind,
+                outcome: label,
+            })
+            .inc();
+        outcome
+    }
+}
+
+/// The writer: waits for work, takes everything waiting (up to `MAX_BATCH`), applies it
+/// in one transaction, answers every job.
+async fn write(mut jobs: mpsc::Receiver<Job>, store: Store, metrics: Arc<Metrics>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let work: Vec<Work> = batch.iter().map(|job| job.work.clone()).collect();
+        let result = store::apply(&store, &work).await;
+        match &result {
+            Ok(outcomes) => count_files(&metrics, outcomes),
+            Err(error) => tracing::warn!(%error, jobs = batch.len(), "ledger write failed"),
+        }
+        for (i, job) in batch.drain(..).enumerate() {
+            let answer = match &result {
+                Ok(outcomes) => Ok(outcomes.get(i).map_or(Applied::Ignored, |o| o.applied)),
+                Err(error) => Err(error.to_string()),
+            };
+            if let Some(done) = job.done {
+                let _ = done.send(answer);
+            } else if answer.is_err() {
+                metrics.decisions_unrecorded.inc();
+            }
+        }
+    }
+}
+
+/// Adds each newly counted file's duration to its deciding rule's recorded seconds.
+fn count_files(metrics: &Metrics, outcomes: &[store::Outcome]) {
+    for (rule, seconds) in outcomes.iter().filter_map(|o| o.counted.as_ref()) {
+        metrics
+            .recorded_seconds
+            .get_or_create(&RuleLabels {
+                rule: rule.clone().unwrap_or_else(|| NO_RULE.to_owned()),
+            })
+            .inc_by(*seconds);
+    }
+}
+
+/// The `rule` label of recordings recgate did not decide.
+pub const NO_RULE: &str = "none";
+
+/// Every `SWEEP_INTERVAL`, ends silent recordings and refreshes the gauges; every
+/// `PURGE_INTERVAL`, purges old history.
+async fn sweep_and_purge(
+    store: Store,
+    metrics: Arc<Metrics>,
+    notify_events: bool,
+    retention: Duration,
+    stop: CancellationToken,
+) {
+    let mut sweeps = tokio::time::interval(SWEEP_INTERVAL);
+    let mut purges = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = sweeps.tick() => {
+                match store::sweep(&store, notify_events, Timestamp::now()).await {
+                    Ok(ended) => log_ended(&ended),
+                    Err(error) => tracing::warn!(%error, "ledger sweep failed"),
+                }
+                if let Err(error) = refresh_gauges(&store, &metrics).await {
+                    tracing::debug!(%error, "cannot count active recordings");
+                }
+            }
+            _ = purges.tick() => {
+                let cutoff = Timestamp::now()
+                    .checked_sub(jiff::SignedDuration::try_from(retention).unwrap_or_default())
+                    .unwrap_or(Timestamp::UNIX_EPOCH);
+                match store::purge(&store, cutoff).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "ledger history past retention purged"),
+                    Err(error) => tracing::warn!(%error, "ledger purge failed"),
+                }
+            }
+        }
+    }
+}
+
+fn log_ended(ended: &[Ended]) {
+    for end in ended {
+        tracing::info!(
+            domain = %end.recording.key.domain,
+            app = %end.recording.key.app,
+            stream = %end.recording.key.stream,
+            reason = ?end.reason,
+            "recording ended without an end event"
+        );
+    }
+}
+
+async fn refresh_gauges(store: &Store, metrics: &Metrics) -> Result<(), StoreError> {
+    let counts = store::count_active(store).await?;
+    for state in ["decided", "recording", "paused"] {
+        metrics
+            .recordings_active
+            .get_or_create(&StateLabels { state })
+            .set(counts.get(state).copied().unwrap_or_default());
+    }
+    Ok(())
+}

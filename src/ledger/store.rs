@@ -1,0 +1,441 @@
+//! The ledger's tables in the override store (SQLite or PostgreSQL, same SQL): every
+//! event is applied with `step` inside a transaction, so replicas sharing one PostgreSQL
+//! share one ledger, and an event answered 200 has been committed.
+
+use super::{
+    Applied, Current, EndReason, Ended, Event, FileWritten, LATE_EVENT_WINDOW, Recording,
+    RecordingKey, State, staleness, step,
+};
+use crate::decision::Format;
+use crate::overrides::{Store, StoreError, on_pool};
+use jiff::{SignedDuration, Timestamp};
+use std::collections::BTreeMap;
+
+/// One piece of work for the ledger.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// The on-demand callback opened this recording.
+    Decided(Recording),
+    /// A lifecycle event about a stream, received at a time.
+    Event(RecordingKey, Event, Timestamp),
+}
+
+/// Active recordings ended in one sweep, at most: a sweep is one short transaction.
+pub const SWEEP_BATCH: i64 = 10_000;
+/// Rows deleted per statement by the retention purge, so that it never holds a long lock.
+pub const PURGE_BATCH: i64 = 5_000;
+
+macro_rules! recording_columns {
+    () => {
+        "id, domain, app, stream, state, rule, formats, cycle_secs, since, last_event, \
+         ingest_seen, recorded_seconds, files, ended_at, end_reason"
+    };
+}
+const SELECT_ACTIVE: &str = concat!(
+    "SELECT ",
+    recording_columns!(),
+    " FROM recordings WHERE domain = $1 AND app = $2 AND stream = $3 AND ended_at IS NULL"
+);
+const SELECT_ACTIVE_LOCKED: &str = concat!(
+    "SELECT ",
+    recording_columns!(),
+    " FROM recordings WHERE domain = $1 AND app = $2 AND stream = $3 AND ended_at IS NULL \
+    FOR UPDATE"
+);
+const SELECT_ENDED: &str = concat!(
+    "SELECT ",
+    recording_columns!(),
+    " FROM recordings WHERE domain = $1 AND app = $2 AND stream = $3 \
+    AND ended_at IS NOT NULL AND ended_at >= $4 ORDER BY ended_at DESC LIMIT 1"
+);
+const INSERT_RECORDING: &str = "INSERT INTO recordings (domain, app, stream, state, rule, \
+    formats, cycle_secs, since, last_event, ingest_seen, recorded_seconds, files) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+    ON CONFLICT (domain, app, stream) WHERE ended_at IS NULL DO NOTHING";
+const UPDATE_RECORDING: &str = "UPDATE recordings SET state = $2, last_event = $3, \
+    ingest_seen = $4, recorded_seconds = $5, files = $6, ended_at = $7, end_reason = $8 \
+    WHERE id = $1";
+const INSERT_FILE: &str = "INSERT INTO recording_files (uri, domain, app, stream, rule, \
+    duration, start_time, stop_time, push_args, received_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (uri) DO NOTHING";
+const SELECT_SILENT: &str = concat!(
+    "SELECT ",
+    recording_columns!(),
+    " FROM recordings WHERE ended_at IS NULL AND last_event <= $1 ORDER BY last_event LIMIT $2"
+);
+const LIST_ACTIVE: &str = concat!(
+    "SELECT ",
+    recording_columns!(),
+    " FROM recordings WHERE ended_at IS NULL AND id > $1 \
+    AND ($2 = '' OR domain = $2) AND ($3 = '' OR app = $3) AND ($4 = '' OR stream = $4) \
+    AND ($5 = '' OR state = $5) ORDER BY id LIMIT $6"
+);
+const COUNT_ACTIVE: &str =
+    "SELECT state, COUNT(*) FROM recordings WHERE ended_at IS NULL GROUP BY state";
+const LIST_FILES: &str = "SELECT uri, domain, app, stream, rule, duration, start_time, \
+    stop_time, push_args FROM recording_files \
+    WHERE ($1 = '' OR domain = $1) AND ($2 = '' OR app = $2) AND ($3 = '' OR stream = $3) \
+    AND start_time >= $4 AND start_time < $5 AND (start_time > $6 OR (start_time = $6 AND uri > $7)) \
+    ORDER BY start_time, uri LIMIT $8";
+const PURGE_RECORDINGS: &str = "DELETE FROM recordings WHERE id IN (SELECT id FROM recordings \
+    WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)";
+const PURGE_FILES: &str = "DELETE FROM recording_files WHERE uri IN (SELECT uri FROM \
+    recording_files WHERE start_time < $1 LIMIT $2)";
+
+/// Inserts `recording` as in progress; whether it was new.
+macro_rules! insert_recording {
+    ($tx:expr, $recording:expr) => {{
+        let r: &Recording = $recording;
+        sqlx::query(INSERT_RECORDING)
+            .bind(&r.key.domain)
+            .bind(&r.key.app)
+            .bind(&r.key.stream)
+            .bind(r.state.as_str())
+            .bind(&r.rule)
+            .bind(formats_text(&r.formats))
+            .bind(r.cycle.as_secs())
+            .bind(r.since.as_millisecond())
+            .bind(r.last_event.as_millisecond())
+            .bind(r.ingest_seen)
+            .bind(r.recorded_seconds)
+            .bind(i64::try_from(r.files).unwrap_or(i64::MAX))
+            .execute($tx)
+            .await?
+            .rows_affected()
+            == 1
+    }};
+}
+
+/// Writes `recording`'s state to row `id`, ending it when `end` says when and why.
+macro_rules! update_recording {
+    ($tx:expr, $id:expr, $recording:expr, $end:expr) => {{
+        let r: &Recording = $recording;
+        let end: Option<(Timestamp, EndReason)> = $end;
+        sqlx::query(UPDATE_RECORDING)
+            .bind($id)
+            .bind(r.state.as_str())
+            .bind(r.last_event.as_millisecond())
+            .bind(r.ingest_seen)
+            .bind(r.recorded_seconds)
+            .bind(i64::try_from(r.files).unwrap_or(i64::MAX))
+            .bind(end.map(|(at, _)| at.as_millisecond()))
+            .bind(end.map(|(_, why)| reason_name(why)))
+            .execute($tx)
+            .await?;
+    }};
+}
+
+/// Inserts `file` unless its URI is known; whether it was new.
+macro_rules! insert_file {
+    ($tx:expr, $key:expr, $rule:expr, $file:expr, $now:expr) => {{
+        let file: &FileWritten = $file;
+        let push_args = serde_json::to_string(&file.push_args).unwrap_or_else(|_| "{}".into());
+        sqlx::query(INSERT_FILE)
+            .bind(&file.uri)
+            .bind(&$key.domain)
+            .bind(&$key.app)
+            .bind(&$key.stream)
+            .bind($rule)
+            .bind(file.duration)
+            .bind(file.start_time)
+            .bind(file.stop_time)
+            .bind(push_args)
+            .bind($now.as_millisecond())
+            .execute($tx)
+            .await?
+            .rows_affected()
+            == 1
+    }};
+}
+
+/// One row of `recordings`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordingRow {
+    /// Its row id: the paging key of `GET /recordings`.
+    pub id: i64,
+    domain: String,
+    app: String,
+    stream: String,
+    state: String,
+    rule: Option<String>,
+    formats: Option<String>,
+    cycle_secs: i64,
+    since: i64,
+    last_event: i64,
+    ingest_seen: bool,
+    recorded_seconds: f64,
+    files: i64,
+    ended_at: Option<i64>,
+    end_reason: Option<String>,
+}
+
+impl RecordingRow {
+    /// The recording the row holds.
+    pub fn recording(&self) -> Recording {
+        let time = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        Recording {
+            key: RecordingKey {
+                domain: self.domain.clone(),
+                app: self.app.clone(),
+                stream: self.stream.clone(),
+            },
+            state: match self.state.as_str() {
+                "recording" => State::Recording,
+                "paused" => State::Paused,
+                _ => State::Decided,
+            },
+            rule: self.rule.clone(),
+            formats: self
+                .formats
+                .as_deref()
+                .map(|text| text.split(',').filter_map(Format::parse).collect())
+                .unwrap_or_default(),
+            cycle: SignedDuration::from_secs(self.cycle_secs),
+            since: time(self.since),
+            last_event: time(self.last_event),
+            ingest_seen: self.ingest_seen,
+            recorded_seconds: self.recorded_seconds,
+            files: u64::try_from(self.files).unwrap_or_default(),
+        }
+    }
+
+    /// When it ended, if it did.
+    pub fn ended_at(&self) -> Option<Timestamp> {
+        self.ended_at
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+    }
+
+    /// Why it ended, if it did.
+    pub fn end_reason(&self) -> Option<&str> {
+        self.end_reason.as_deref()
+    }
+}
+
+/// One row of `recording_files`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FileRow {
+    /// The object's path in the bucket.
+    pub uri: String,
+    /// Streaming domain.
+    pub domain: String,
+    /// App.
+    pub app: String,
+    /// Stream.
+    pub stream: String,
+    /// The rule that decided its recording, if recgate did.
+    pub rule: Option<String>,
+    /// Seconds of content.
+    pub duration: f64,
+    /// Unix seconds.
+    pub start_time: i64,
+    /// Unix seconds.
+    pub stop_time: i64,
+    /// JSON object of the `callback_*` arguments.
+    pub push_args: String,
+}
+
+/// What `GET /recordings` and `GET /files` filter on; empty matches any.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Streaming domain, lower-cased.
+    pub domain: String,
+    /// App.
+    pub app: String,
+    /// Stream.
+    pub stream: String,
+}
+
+fn reason_name(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::PublishDone => "publish_done",
+        EndReason::NeverStarted => "never_started",
+        EndReason::Stale => "stale",
+    }
+}
+
+fn formats_text(formats: &[Format]) -> Option<String> {
+    (!formats.is_empty()).then(|| {
+        formats
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// What applying one piece of work did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Whether it changed anything.
+    pub applied: Applied,
+    /// A file newly counted: the rule that decided its recording (`None` when recgate did
+    /// not) and its seconds of content.
+    pub counted: Option<(Option<String>, f64)>,
+}
+
+/// Applies `work`, in order, in one transaction; one outcome per item.
+pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreError> {
+    // PostgreSQL: replicas lock the row they change; SQLite has one writer at a time.
+    let select_active = if matches!(store, Store::Postgres(_)) {
+        SELECT_ACTIVE_LOCKED
+    } else {
+        SELECT_ACTIVE
+    };
+    on_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(work.len());
+        for item in work {
+            let outcome = match item {
+                Work::Decided(recording) => {
+                    let inserted = insert_recording!(&mut *tx, recording);
+                    let applied = if inserted { Applied::Applied } else { Applied::Duplicate };
+                    Outcome { applied, counted: None }
+                }
+                Work::Event(key, event, now) => {
+                    let active: Option<RecordingRow> = sqlx::query_as(select_active)
+                        .bind(&key.domain).bind(&key.app).bind(&key.stream)
+                        .fetch_optional(&mut *tx).await?;
+                    let ended: Option<RecordingRow> = match (&active, event) {
+                        (None, Event::File(_)) => {
+                            let since = now.checked_sub(LATE_EVENT_WINDOW).unwrap_or(*now);
+                            sqlx::query_as(SELECT_ENDED)
+                                .bind(&key.domain).bind(&key.app).bind(&key.stream)
+                                .bind(since.as_millisecond())
+                                .fetch_optional(&mut *tx).await?
+                        }
+                        _ => None,
+                    };
+                    let rule = active.as_ref().or(ended.as_ref()).and_then(|r| r.rule.clone());
+                    let fresh = match event {
+                        Event::File(file) => insert_file!(&mut *tx, key, &rule, file, now),
+                        _ => true,
+                    };
+                    let current = match (&active, &ended) {
+                        (Some(row), _) => Current::Active(row.recording()),
+                        (None, Some(row)) => Current::Ended(
+                            row.recording(),
+                            row.ended_at().unwrap_or(*now),
+                        ),
+                        (None, None) => Current::None,
+                    };
+                    let step = step(current, key, event, fresh, *now);
+                    if let Some(recording) = &step.active {
+                        match &active {
+                            Some(row) => update_recording!(&mut *tx, row.id, recording, None),
+                            None => {
+                                let _inserted = insert_recording!(&mut *tx, recording);
+                            }
+                        }
+                    }
+                    if let (Some(ended), Some(row)) = (&step.ended, &active) {
+                        update_recording!(&mut *tx, row.id, &ended.recording, Some((ended.at, ended.reason)));
+                    }
+                    if let (Some(recording), Some(row)) = (&step.late, &ended) {
+                        let end = row.ended_at().unwrap_or(*now);
+                        let reason = match row.end_reason() {
+                            Some("stale") => EndReason::Stale,
+                            Some("never_started") => EndReason::NeverStarted,
+                            _ => EndReason::PublishDone,
+                        };
+                        update_recording!(&mut *tx, row.id, recording, Some((end, reason)));
+                    }
+                    let counted = match event {
+                        Event::File(file) if fresh => Some((rule, file.duration.max(0.0))),
+                        _ => None,
+                    };
+                    Outcome { applied: step.applied, counted }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    })
+}
+
+/// Ends, at `now`, the recordings silent for too long (see `super::staleness`); at most
+/// `SWEEP_BATCH` per call.
+pub async fn sweep(
+    store: &Store,
+    notify_events: bool,
+    now: Timestamp,
+) -> Result<Vec<Ended>, StoreError> {
+    let quiet_since = now.checked_sub(super::DECIDED_TTL).unwrap_or(now);
+    on_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let silent: Vec<RecordingRow> = sqlx::query_as(SELECT_SILENT)
+            .bind(quiet_since.as_millisecond())
+            .bind(SWEEP_BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut ended = Vec::new();
+        for row in silent {
+            let recording = row.recording();
+            if let Some(reason) = staleness(&recording, notify_events, now) {
+                update_recording!(&mut *tx, row.id, &recording, Some((now, reason)));
+                ended.push(Ended { recording, reason, at: now });
+            }
+        }
+        tx.commit().await?;
+        Ok(ended)
+    })
+}
+
+/// Deletes ended recordings and files older than `before`, a batch at a time; returns
+/// how many rows went.
+pub async fn purge(store: &Store, before: Timestamp) -> Result<u64, StoreError> {
+    let mut purged = 0;
+    loop {
+        let gone = on_pool!(store, pool => {
+            let recordings = sqlx::query(PURGE_RECORDINGS)
+                .bind(before.as_millisecond()).bind(PURGE_BATCH)
+                .execute(pool).await?.rows_affected();
+            let files = sqlx::query(PURGE_FILES)
+                .bind(before.as_second()).bind(PURGE_BATCH)
+                .execute(pool).await?.rows_affected();
+            recordings + files
+        });
+        purged += gone;
+        if gone == 0 {
+            return Ok(purged);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Recordings in progress matching `filter` and `state` (empty for any), after row
+/// `after`, at most `limit`, in row order.
+pub async fn list_active(
+    store: &Store,
+    filter: &Filter,
+    state: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<RecordingRow>, StoreError> {
+    Ok(on_pool!(store, pool => sqlx::query_as(LIST_ACTIVE)
+        .bind(after).bind(&filter.domain).bind(&filter.app).bind(&filter.stream)
+        .bind(state).bind(limit)
+        .fetch_all(pool).await?))
+}
+
+/// How many recordings are in progress, by state name.
+pub async fn count_active(store: &Store) -> Result<BTreeMap<String, i64>, StoreError> {
+    let rows: Vec<(String, i64)> =
+        on_pool!(store, pool => sqlx::query_as(COUNT_ACTIVE).fetch_all(pool).await?);
+    Ok(rows.into_iter().collect())
+}
+
+/// Files matching `filter` that started in `[from, to)` (Unix seconds), after the file
+/// `after` (its start time and URI), at most `limit`, in start time order.
+pub async fn list_files(
+    store: &Store,
+    filter: &Filter,
+    (from, to): (i64, i64),
+    after: (i64, &str),
+    limit: i64,
+) -> Result<Vec<FileRow>, StoreError> {
+    Ok(on_pool!(store, pool => sqlx::query_as(LIST_FILES)
+        .bind(&filter.domain).bind(&filter.app).bind(&filter.stream)
+        .bind(from).bind(to).bind(after.0).bind(after.1).bind(limit)
+        .fetch_all(pool).await?))
+}

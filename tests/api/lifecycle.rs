@@ -1,0 +1,292 @@
+//! The platform's lifecycle callbacks against a real server and a real SQLite store: the
+//! recording ledger's transitions, the domain map, duplicates, bad input and signatures.
+
+use crate::helpers::{CONFIG, TestServer, client, metric_value, metrics_text};
+use recgate::auth::signature::{Key, sign};
+use recgate::config::Config;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+const LIFECYCLE: &str = r#"
+[platform]
+ingest_domains = { "push.example.com" = "live.example.com" }
+
+[lifecycle]
+ingest_path = "/ingest"
+notify_path = "/notify"
+"#;
+
+const KEY: &str = "abcdefghijklmnop1234";
+
+/// The course stream `CONFIG` records (rule `hevc-courses`).
+const COURSE: &str = "/?domain=live.example.com&app=edu&stream=course-7&codec=h265&vbitrate=2500";
+
+async fn notify(server: &TestServer, body: &str) -> (u16, Value) {
+    let response = client()
+        .post(server.url("/notify"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn status_event(stream: &str, event: &str) -> String {
+    json!({"domain": "live.example.com", "app": "edu", "stream": stream, "event": event})
+        .to_string()
+}
+
+fn file_event(stream: &str, uri: &str, duration: f64) -> String {
+    json!({
+        "domain": "live.example.com", "app": "edu", "stream": stream, "uri": uri,
+        "duration": duration, "start_time": 1_800_000_000, "stop_time": 1_800_000_300,
+        "push_args": {"callback_myid": "123"}
+    })
+    .to_string()
+}
+
+/// The recordings in progress, by stream: (state, rule, files).
+async fn recordings(server: &TestServer) -> Vec<(String, String, Value, u64)> {
+    let (status, _, body) = server.admin_get("/recordings").await;
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).expect("JSON");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|r| {
+            (
+                r["stream"].as_str().unwrap_or_default().to_owned(),
+                r["state"].as_str().unwrap_or_default().to_owned(),
+                r["rule"].clone(),
+                r["files"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+async fn eventually_recorded(server: &TestServer, stream: &str) -> bool {
+    for _ in 0..100 {
+        if recordings(server).await.iter().any(|r| r.0 == stream) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_recording_goes_from_decided_to_recording_to_ended_and_its_files_are_counted_once() {
+    let server = TestServer::start(&format!("{LIFECYCLE}{CONFIG}")).await;
+    let (status, _, body) = server.get(COURSE).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        eventually_recorded(&server, "course-7").await,
+        "the decision is in the ledger"
+    );
+    let rows = recordings(&server).await;
+    assert_eq!(rows[0].1, "decided");
+    assert_eq!(rows[0].2, json!("hevc-courses"), "the deciding rule");
+
+    let (status, answer) = notify(&server, &status_event("course-7", "record_started")).await;
+    assert_eq!((status, &answer["outcome"]), (200, &json!("applied")));
+    assert_eq!(recordings(&server).await[0].1, "recording");
+    let (_, answer) = notify(&server, &status_event("course-7", "record_paused")).await;
+    assert_eq!(answer["outcome"], "applied");
+    assert_eq!(recordings(&server).await[0].1, "paused");
+    notify(&server, &status_event("course-7", "record_resumed")).await;
+    assert_eq!(recordings(&server).await[0].1, "recording");
+
+    let file = file_event("course-7", "edu/course-7/0.mp4", 300.5);
+    let (_, first) = notify(&server, &file).await;
+    let (_, retried) = notify(&server, &file).await;
+    assert_eq!(
+        (&first["outcome"], &retried["outcome"]),
+        (&json!("applied"), &json!("duplicate"))
+    );
+    assert_eq!(recordings(&server).await[0].3, 1, "a file is counted once");
+
+    let (status, _, body) = server
+        .admin_get("/files?stream=course-7&from=2027-01-01")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let files: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(files["items"][0]["uri"], "edu/course-7/0.mp4", "{files}");
+    assert_eq!(files["items"][0]["rule"], "hevc-courses");
+    assert_eq!(files["items"][0]["push_args"]["callback_myid"], "123");
+
+    // publish_done names the ingest domain, mapped to the streaming domain.
+    let done = "/ingest?action=publish_done&app=push.example.com&appname=edu&id=course-7";
+    let (status, _, body) = server.get(done).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(recordings(&server).await.is_empty(), "the recording ended");
+
+    let metrics = metrics_text(&server.admin_url(""), None).await;
+    let series = r#"recgate_lifecycle_events_total{kind="file",outcome="duplicate"}"#;
+    assert_eq!(metric_value(&metrics, series), Some(1.0), "{metrics}");
+    let seconds = r#"recgate_recorded_seconds_total{rule="hevc-courses"}"#;
+    assert_eq!(metric_value(&metrics, seconds), Some(300.5));
+}
+
+#[tokio::test]
+async fn events_for_streams_recgate_did_not_decide_are_tracked_with_no_rule() {
+    let server = TestServer::start(&format!("{LIFECYCLE}{CONFIG}")).await;
+    // A file before record_started: the recording opens as recording.
+    let (status, _) = notify(&server, &file_event("auto-1", "edu/auto-1/0.flv", 10.0)).await;
+    assert_eq!(status, 200);
+    let (_, answer) = notify(&server, &status_event("auto-1", "record_started")).await;
+    assert_eq!(answer["outcome"], "duplicate", "already recording");
+    let rows = recordings(&server).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].1.as_str(), &rows[0].2),
+        ("recording", &Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn bad_lifecycle_requests_get_a_clear_answer_and_change_nothing() {
+    let server = TestServer::start(&format!("{LIFECYCLE}{CONFIG}")).await;
+    let cases = [
+        ("not json".to_owned(), 400, "invalid_event"),
+        (
+            r#"{"domain":"d","app":"a","stream":7,"event":"record_started"}"#.to_owned(),
+            400,
+            "invalid_event",
+        ),
+        (
+            r#"{"domain":"d","app":"a","stream":"s"}"#.to_owned(),
+            400,
+            "invalid_event",
+        ),
+        ("x".repeat(20_000), 413, "body_too_large"),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = notify(&server, &body).await;
+        assert_eq!(
+            (got, &answer["error"]),
+            (status, &json!(code)),
+            "{}",
+            &body[..body.len().min(60)]
+        );
+    }
+    let response = client()
+        .get(server.url("/notify"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.headers().get("allow").map(|v| v.as_bytes()),
+        Some(&b"POST"[..])
+    );
+    let (status, answer) = notify(&server, &status_event("s", "record_error")).await;
+    assert_eq!(
+        (status, &answer["outcome"]),
+        (200, &json!("ignored")),
+        "unknown events are not retried"
+    );
+    let (status, _, body) = server.get("/ingest?action=rewind&app=x&id=s").await;
+    assert_eq!((status, body.contains("ignored")), (200, true), "{body}");
+    assert!(recordings(&server).await.is_empty(), "nothing changed");
+}
+
+#[tokio::test]
+async fn each_kind_of_event_is_checked_against_its_own_signed_domain() {
+    let auth = format!(
+        "[lifecycle.ingest_auth]\nmode = \"enforce\"\nkey = \"{KEY}\"\n\
+         [lifecycle.notify_auth]\nmode = \"enforce\"\nkey = \"{KEY}\"\n"
+    );
+    let server = TestServer::start(&format!("{LIFECYCLE}{auth}{CONFIG}")).await;
+    let now = jiff::Timestamp::now().as_second().to_string();
+    let key = Key::new(KEY).expect("key");
+    // Notify events sign the host of the notify URL.
+    let signed = |host: &str| sign(host, &now, &key);
+    let post = |signature: String| {
+        client()
+            .post(server.url("/notify"))
+            .header("ALI-LIVE-TIMESTAMP", now.as_str())
+            .header("ALI-LIVE-SIGNATURE", signature)
+            .body(status_event("sig-1", "record_started"))
+            .send()
+    };
+    let forged = post(signed("elsewhere.example.com"))
+        .await
+        .expect("answered");
+    assert_eq!(forged.status(), 403);
+    assert!(
+        recordings(&server).await.is_empty(),
+        "a forged event changes nothing"
+    );
+    let good = post(signed("127.0.0.1")).await.expect("answered");
+    assert_eq!(good.status(), 200);
+    // Ingest events sign the ingest domain they name.
+    let ingest = |signature: String| {
+        client()
+            .get(
+                server.url("/ingest?action=publish_done&app=push.example.com&appname=edu&id=sig-1"),
+            )
+            .header("ALI-LIVE-TIMESTAMP", now.as_str())
+            .header("ALI-LIVE-SIGNATURE", signature)
+            .send()
+    };
+    assert_eq!(
+        ingest(signed("127.0.0.1"))
+            .await
+            .expect("answered")
+            .status(),
+        403
+    );
+    assert_eq!(recordings(&server).await.len(), 1, "still recording");
+    assert_eq!(
+        ingest(signed("push.example.com"))
+            .await
+            .expect("answered")
+            .status(),
+        200
+    );
+    assert!(
+        recordings(&server).await.is_empty(),
+        "ended by the signed publish_done"
+    );
+}
+
+#[test]
+fn lifecycle_paths_must_be_valid_and_distinct() {
+    let cases = [
+        ("ingest_path = \"/\"", "ingest_path", "callback_path"),
+        (
+            "ingest_path = \"/e\"\nnotify_path = \"/e\"",
+            "notify_path",
+            "already",
+        ),
+        ("notify_path = \"/healthz\"", "notify_path", "health"),
+        (
+            "notify_path = \"events\"",
+            "notify_path",
+            "must start with /",
+        ),
+        ("retention = \"soon\"", "retention", "not a span"),
+    ];
+    for (lines, field, why) in cases {
+        let text = format!("[lifecycle]\n{lines}\n{CONFIG}");
+        let error = Config::from_str(&text, Path::new("t.toml")).expect_err("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains(field) && message.contains(why) && message.contains("[lifecycle]"),
+            "{lines}: {message}"
+        );
+    }
+    let config = Config::from_str(
+        &format!("[lifecycle]\nretention = \"30d\"\n{CONFIG}"),
+        Path::new("t.toml"),
+    )
+    .expect("valid");
+    assert_eq!(
+        config.lifecycle.retention,
+        Duration::from_secs(30 * 24 * 3600)
+    );
+}
