@@ -118,6 +118,10 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
             "/files",
             get(recordings::files).fallback(method_not_allowed),
         )
+        .route(
+            "/usage",
+            get(recordings::usage).fallback(method_not_allowed),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,
@@ -132,6 +136,7 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
             "/overrides",
             "/recordings",
             "/files",
+            "/usage",
             HEALTH_PATHS[0],
             HEALTH_PATHS[1],
         ],

@@ -1,8 +1,9 @@
 //! The ledger on the admin listener: `GET /recordings` (what is recording now) and
-//! `GET /files` (what was written), in pages like `/overrides`.
+//! `GET /files` (what was written), in pages like `/overrides`, and `GET /usage`.
 
 use super::error::ApiError;
 use crate::ledger::store::{self, FileRow, Filter, RecordingRow};
+use crate::ledger::usage::{self, GroupBy, MAX_USAGE_DAYS, UsageRow};
 use crate::overrides::{DEFAULT_LIST_LIMIT, FieldProblem, MAX_LIST_LIMIT};
 use crate::service::AppState;
 use axum::Json;
@@ -218,4 +219,50 @@ fn parse_time(text: &str) -> Option<i64> {
         .to_timestamp(midnight)
         .ok()
         .map(|t| t.as_second())
+}
+
+/// `GET /usage?from=YYYY-MM-DD&to=YYYY-MM-DD[&by=day|rule|app|domain][&tz=Area/City]`:
+/// seconds recorded, files and the most recordings at once, from `from` to `to` (both
+/// included) in local days of `tz` (UTC by default).
+pub async fn usage(State(state): State<AppState>, uri: Uri) -> Result<Json<UsageView>, ApiError> {
+    let params = params(&uri, &["from", "to", "by", "tz"])?;
+    let date = |field: &str| -> Result<jiff::civil::Date, ApiError> {
+        params
+            .get(field)
+            .ok_or_else(|| bad(field, "required, a date such as 2026-11-01"))?
+            .parse()
+            .map_err(|_| bad(field, "expected a date such as 2026-11-01"))
+    };
+    let (from, to) = (date("from")?, date("to")?);
+    let by = match params.get("by") {
+        None => GroupBy::Day,
+        Some(text) => {
+            GroupBy::parse(text).ok_or_else(|| bad("by", "expected day, rule, app or domain"))?
+        }
+    };
+    let tz = match params.get("tz") {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => jiff::tz::TimeZone::get(name)
+            .map_err(|_| bad("tz", "expected an IANA time zone such as Asia/Shanghai"))?,
+    };
+    let days = from
+        .until(to)
+        .map_or(i64::MAX, |span| i64::from(span.get_days()));
+    if !(0..MAX_USAGE_DAYS).contains(&days) {
+        return Err(bad(
+            "to",
+            &format!("must be on or after from, and at most {MAX_USAGE_DAYS} days later"),
+        ));
+    }
+    let period = usage::period(from, to, &tz).ok_or_else(|| bad("to", "out of range"))?;
+    let rows = store::usage(store(&state)?, by, period, &tz)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(UsageView { rows }))
+}
+
+/// The answer of `GET /usage`.
+#[derive(Debug, Serialize)]
+pub struct UsageView {
+    rows: Vec<UsageRow>,
 }

@@ -23,6 +23,7 @@
 pub mod event;
 pub mod live;
 pub mod store;
+pub mod usage;
 
 pub use event::{DomainMap, Event, FileWritten, RecordingKey, parse_ingest, parse_notify};
 

@@ -2,6 +2,7 @@
 //! event is applied with `step` inside a transaction, so replicas sharing one PostgreSQL
 //! share one ledger, and an event answered 200 has been committed.
 
+use super::usage::{GroupBy, Span, UsageRow};
 use super::{
     Applied, Current, EndReason, Ended, Event, FileWritten, LATE_EVENT_WINDOW, Recording,
     RecordingKey, State, staleness, step,
@@ -77,6 +78,16 @@ const LIST_FILES: &str = "SELECT uri, domain, app, stream, rule, duration, start
     WHERE ($1 = '' OR domain = $1) AND ($2 = '' OR app = $2) AND ($3 = '' OR stream = $3) \
     AND start_time >= $4 AND start_time < $5 AND (start_time > $6 OR (start_time = $6 AND uri > $7)) \
     ORDER BY start_time, uri LIMIT $8";
+const USAGE_BUCKETS: &str = "SELECT (start_time / 900) * 900 AS bucket, SUM(duration), \
+    COUNT(*) FROM recording_files WHERE start_time >= $1 AND start_time < $2 GROUP BY bucket";
+const USAGE_BY_RULE: &str = "SELECT COALESCE(rule, 'none'), SUM(duration), COUNT(*) \
+    FROM recording_files WHERE start_time >= $1 AND start_time < $2 GROUP BY 1";
+const USAGE_BY_APP: &str = "SELECT app, SUM(duration), COUNT(*) \
+    FROM recording_files WHERE start_time >= $1 AND start_time < $2 GROUP BY app";
+const USAGE_BY_DOMAIN: &str = "SELECT domain, SUM(duration), COUNT(*) \
+    FROM recording_files WHERE start_time >= $1 AND start_time < $2 GROUP BY domain";
+const USAGE_SPANS: &str = "SELECT rule, app, domain, since, ended_at FROM recordings \
+    WHERE since < $2 AND (ended_at IS NULL OR ended_at >= $1)";
 const PURGE_RECORDINGS: &str = "DELETE FROM recordings WHERE id IN (SELECT id FROM recordings \
     WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)";
 const PURGE_FILES: &str = "DELETE FROM recording_files WHERE uri IN (SELECT uri FROM \
@@ -438,4 +449,64 @@ pub async fn list_files(
         .bind(&filter.domain).bind(&filter.app).bind(&filter.stream)
         .bind(from).bind(to).bind(after.0).bind(after.1).bind(limit)
         .fetch_all(pool).await?))
+}
+
+/// A recording's span as `USAGE_SPANS` selects it: rule, app, domain, since, ended_at.
+type SpanRow = (Option<String>, String, String, i64, Option<i64>);
+
+/// Usage over `[start, end)` (Unix seconds), grouped `by`, days in `tz`.
+pub async fn usage(
+    store: &Store,
+    by: GroupBy,
+    (start, end): (i64, i64),
+    tz: &jiff::tz::TimeZone,
+) -> Result<Vec<UsageRow>, StoreError> {
+    let (buckets, groups) = match by {
+        GroupBy::Day => {
+            let rows: Vec<(i64, f64, i64)> = on_pool!(store, pool => sqlx::query_as(USAGE_BUCKETS)
+                .bind(start).bind(end).fetch_all(pool).await?);
+            let buckets = rows
+                .into_iter()
+                .map(|(b, secs, n)| (b, secs, u64::try_from(n).unwrap_or_default()))
+                .collect();
+            (buckets, Vec::new())
+        }
+        GroupBy::Rule | GroupBy::App | GroupBy::Domain => {
+            let sql = match by {
+                GroupBy::Rule => USAGE_BY_RULE,
+                GroupBy::App => USAGE_BY_APP,
+                _ => USAGE_BY_DOMAIN,
+            };
+            let rows: Vec<(String, f64, i64)> = on_pool!(store, pool => sqlx::query_as(sql)
+                .bind(start).bind(end).fetch_all(pool).await?);
+            let groups = rows
+                .into_iter()
+                .map(|(k, secs, n)| (k, secs, u64::try_from(n).unwrap_or_default()))
+                .collect();
+            (Vec::new(), groups)
+        }
+    };
+    let rows: Vec<SpanRow> = on_pool!(store, pool => sqlx::query_as(USAGE_SPANS)
+            .bind(start.saturating_mul(1000)).bind(end.saturating_mul(1000))
+            .fetch_all(pool).await?);
+    let spans: Vec<Span> = rows
+        .into_iter()
+        .map(|(rule, app, domain, since, ended)| Span {
+            rule,
+            app,
+            domain,
+            since,
+            ended,
+        })
+        .collect();
+    let now = Timestamp::now().as_millisecond();
+    Ok(super::usage::usage(
+        by,
+        (start, end),
+        tz,
+        &buckets,
+        &groups,
+        &spans,
+        now,
+    ))
 }

@@ -290,3 +290,49 @@ fn lifecycle_paths_must_be_valid_and_distinct() {
         Duration::from_secs(30 * 24 * 3600)
     );
 }
+
+#[tokio::test]
+async fn usage_sums_files_and_peaks_by_day_and_by_rule() {
+    let server = TestServer::start(&format!("{LIFECYCLE}{CONFIG}")).await;
+    let now = jiff::Timestamp::now();
+    let today = now.to_string()[..10].to_owned();
+    let start = now.as_second() - 60;
+    for (stream, uri, duration) in [("course-1", "a.mp4", 100.0), ("course-2", "b.mp4", 50.5)] {
+        let body = json!({
+            "domain": "live.example.com", "app": "edu", "stream": stream, "uri": uri,
+            "duration": duration, "start_time": start, "stop_time": start + 60
+        });
+        assert_eq!(notify(&server, &body.to_string()).await.0, 200);
+    }
+    let (status, _, body) = server
+        .admin_get(&format!("/usage?from={today}&to={today}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let usage: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        usage["rows"],
+        json!([{"key": today, "recorded_seconds": 150.5, "files": 2, "peak_active": 2}]),
+        "{usage}"
+    );
+    let (_, _, body) = server
+        .admin_get(&format!(
+            "/usage?from={today}&to={today}&by=rule&tz=Asia/Shanghai"
+        ))
+        .await;
+    let usage: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        usage["rows"][0]["key"], "none",
+        "not decided by recgate: {usage}"
+    );
+    for query in [
+        "/usage?from=2026-11-01",
+        "/usage?from=2026-11-02&to=2026-11-01",
+        "/usage?from=x&to=2026-11-01",
+        "/usage?from=2026-11-01&to=2026-11-02&by=week",
+        "/usage?from=2026-11-01&to=2026-11-02&tz=Mars/Base",
+    ] {
+        let (status, _, body) = server.admin_get(query).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains("invalid_query"), "{body}");
+    }
+}
