@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use recgate::cli::{Cli, Command};
-use recgate::cli::{client, commands, probe};
+use recgate::cli::{client, commands, ledger, probe};
 use recgate::config::{Config, ConfigError};
 use recgate::{server, telemetry};
 use std::process::ExitCode;
@@ -95,6 +95,9 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Recordings(args) => print_or_fail(block_on(ledger::recordings(&args))),
+        Command::Files(args) => print_or_fail(block_on(ledger::files(&args))),
+        Command::Usage(args) => print_or_fail(block_on(ledger::usage(&args))),
         Command::Probe(args) => match probe::probe(args.addr, &args.path) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -102,6 +105,21 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Prints a client subcommand's output, or its error with a failing exit code.
+fn print_or_fail(result: Result<Result<String, String>, ExitCode>) -> ExitCode {
+    match result {
+        Ok(Ok(output)) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(error)) => {
+            eprintln!("recgate: {error}");
+            ExitCode::FAILURE
+        }
+        Err(code) => code,
     }
 }
 

@@ -44,6 +44,86 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Set, list or delete runtime overrides through a running server's admin API.
     Override(OverrideArgs),
+    /// List the recordings in progress, from a running server's admin API.
+    Recordings(RecordingsArgs),
+    /// List the recording files written, from a running server's admin API.
+    Files(FilesArgs),
+    /// Show recorded hours, files and peak concurrent recordings over a period.
+    Usage(UsageArgs),
+}
+
+/// Where the admin API is and how to get in.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// Address of the server's admin listener, `HOST:PORT` or an `http://` URL.
+    #[arg(long, env = "RECGATE_ADMIN_ADDR", default_value = DEFAULT_ADMIN_ADDR)]
+    pub admin: String,
+    /// Bearer token of the admin API, when the server asks for one.
+    #[arg(long, env = "RECGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which streams: any of domain, app and stream, exactly.
+#[derive(Debug, Clone, Args)]
+pub struct StreamFilter {
+    /// Only this streaming domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Only this app.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Only this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+}
+
+/// `recgate recordings`.
+#[derive(Debug, Clone, Args)]
+pub struct RecordingsArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
+    pub filter: StreamFilter,
+    /// Only recordings in this state: decided, recording or paused.
+    #[arg(long)]
+    pub state: Option<String>,
+}
+
+/// `recgate files`.
+#[derive(Debug, Clone, Args)]
+pub struct FilesArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
+    pub filter: StreamFilter,
+    /// Files that started at or after this time (RFC 3339, or a date in UTC).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Files that started before this time (RFC 3339, or a date in UTC).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+/// `recgate usage`.
+#[derive(Debug, Clone, Args)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// First day, `YYYY-MM-DD`.
+    #[arg(long)]
+    pub from: String,
+    /// Last day, `YYYY-MM-DD`, included.
+    #[arg(long)]
+    pub to: String,
+    /// Group by day, rule, app or domain.
+    #[arg(long, default_value = "day")]
+    pub by: String,
+    /// Time zone of the days, e.g. Asia/Shanghai.
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
 }
 
 /// Which config file to read.

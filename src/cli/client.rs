@@ -14,7 +14,7 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs one `recgate override` action and returns what to print.
 pub async fn run(args: &OverrideArgs) -> Result<String, String> {
-    let client = Client::new(&args.admin, args.token.as_deref())?;
+    let client = Client::new(&args.admin, args.token.as_deref(), "/overrides")?;
     match &args.action {
         OverrideAction::Set(set) => {
             let body = set_request(set)?;
@@ -81,14 +81,16 @@ struct ErrorBody {
     message: String,
 }
 
-struct Client {
+/// A client of one endpoint of the admin API.
+pub(super) struct Client {
     http: reqwest::Client,
     url: String,
     token: Option<String>,
 }
 
 impl Client {
-    fn new(admin: &str, token: Option<&str>) -> Result<Client, String> {
+    /// A client of `path` on the admin listener at `admin`.
+    pub(super) fn new(admin: &str, token: Option<&str>, path: &str) -> Result<Client, String> {
         let base = if admin.starts_with("http://") || admin.starts_with("https://") {
             admin.trim_end_matches('/').to_owned()
         } else {
@@ -100,12 +102,13 @@ impl Client {
             .map_err(|e| e.to_string())?;
         Ok(Client {
             http,
-            url: format!("{base}/overrides"),
+            url: format!("{base}{path}"),
             token: token.map(str::to_owned),
         })
     }
 
-    fn request(&self, method: Method, params: &[(&str, String)]) -> RequestBuilder {
+    /// A request with the token and `params`.
+    pub(super) fn request(&self, method: Method, params: &[(&str, String)]) -> RequestBuilder {
         let request = self.http.request(method, &self.url).query(params);
         match &self.token {
             Some(token) => request.bearer_auth(token),
@@ -113,7 +116,8 @@ impl Client {
         }
     }
 
-    async fn send<T: for<'de> Deserialize<'de>>(
+    /// Sends `request`; the answer read as `T`, or the API's error as text.
+    pub(super) async fn send<T: for<'de> Deserialize<'de>>(
         &self,
         request: RequestBuilder,
     ) -> Result<T, String> {

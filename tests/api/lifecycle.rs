@@ -336,3 +336,57 @@ async fn usage_sums_files_and_peaks_by_day_and_by_rule() {
         assert!(body.contains("invalid_query"), "{body}");
     }
 }
+
+#[tokio::test]
+async fn the_cli_prints_recordings_files_and_usage_for_a_terminal() {
+    let server = TestServer::start(&format!("{LIFECYCLE}{CONFIG}")).await;
+    let start = jiff::Timestamp::now().as_second() - 60;
+    let body = json!({
+        "domain": "live.example.com", "app": "edu", "stream": "cli-1", "uri": "edu/cli-1/0.mp4",
+        "duration": 1800.0, "start_time": start, "stop_time": start + 1800
+    });
+    assert_eq!(notify(&server, &body.to_string()).await.0, 200);
+    let admin = server.admin_addr.expect("admin").to_string();
+    let today = jiff::Timestamp::now().to_string()[..10].to_owned();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let output = crate::helpers::recgate()
+                .args(&args)
+                .output()
+                .expect("runs");
+            assert!(
+                output.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        })
+    };
+    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let recordings = run(args(&["recordings", "--admin", &admin]))
+        .await
+        .expect("ran");
+    assert!(
+        recordings.contains("live.example.com/edu/cli-1") && recordings.contains("1 recording(s)"),
+        "{recordings}"
+    );
+    let files = run(args(&["files", "--admin", &admin, "--stream", "cli-1"]))
+        .await
+        .expect("ran");
+    assert!(
+        files.contains("edu/cli-1/0.mp4") && files.contains("1 file(s), 0.50 hours"),
+        "{files}"
+    );
+    let usage = run(args(&[
+        "usage", "--admin", &admin, "--from", &today, "--to", &today,
+    ]))
+    .await
+    .expect("ran");
+    assert!(
+        usage.contains(&today)
+            && usage
+                .lines()
+                .any(|l| l.starts_with("total") && l.contains("0.50")),
+        "{usage}"
+    );
+}
