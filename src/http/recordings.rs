@@ -2,7 +2,8 @@
 //! `GET /files` (what was written), in pages like `/overrides`, and `GET /usage`.
 
 use super::error::ApiError;
-use crate::ledger::store::{self, FileRow, Filter, RecordingRow};
+use crate::ledger::read::{self, FileRow, Filter};
+use crate::ledger::store::RecordingRow;
 use crate::ledger::usage::{self, GroupBy, MAX_USAGE_DAYS, UsageRow};
 use crate::overrides::{DEFAULT_LIST_LIMIT, FieldProblem, MAX_LIST_LIMIT};
 use crate::service::AppState;
@@ -118,7 +119,7 @@ pub async fn recordings(
             .map_err(|_| bad("after", "expected a page token"))?,
     };
     let limit = limit(&params)?;
-    let rows = store::list_active(store(&state)?, &filter(&params), &wanted, after, limit)
+    let rows = read::list_active(store(&state)?, &filter(&params), &wanted, after, limit)
         .await
         .map_err(unavailable)?;
     let next = (rows.len() as i64 == limit)
@@ -176,7 +177,7 @@ pub async fn files(
             .ok_or_else(|| bad("after", "expected a page token"))?,
     };
     let limit = limit(&params)?;
-    let rows = store::list_files(
+    let rows = read::list_files(
         store(&state)?,
         &filter(&params),
         range,
@@ -255,7 +256,7 @@ pub async fn usage(State(state): State<AppState>, uri: Uri) -> Result<Json<Usage
         ));
     }
     let period = usage::period(from, to, &tz).ok_or_else(|| bad("to", "out of range"))?;
-    let rows = store::usage(store(&state)?, by, period, &tz)
+    let rows = read::usage(store(&state)?, by, period, &tz)
         .await
         .map_err(unavailable)?;
     Ok(Json(UsageView { rows }))

@@ -235,7 +235,7 @@ fn log_ended(ended: &[Ended]) {
 }
 
 async fn refresh_gauges(store: &Store, metrics: &Metrics) -> Result<(), StoreError> {
-    let counts = store::count_active(store).await?;
+    let counts = super::read::count_active(store).await?;
     for state in ["decided", "recording", "paused"] {
         metrics
             .recordings_active

@@ -22,6 +22,7 @@
 
 pub mod event;
 pub mod live;
+pub mod read;
 pub mod store;
 pub mod usage;
 
