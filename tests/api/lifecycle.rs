@@ -390,3 +390,35 @@ async fn the_cli_prints_recordings_files_and_usage_for_a_terminal() {
         "{usage}"
     );
 }
+
+/// An event answered 200 is on disk: killing the server right after the answer loses
+/// nothing, and the next start lists it.
+#[tokio::test]
+async fn an_event_answered_200_survives_kill_9_right_after_the_answer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("recgate.toml");
+    let admin_flag = ["--admin-listen", "127.0.0.1:0"];
+    std::fs::write(&config, format!("{LIFECYCLE}{CONFIG}")).expect("config");
+    let server = crate::helpers::ServerProcess::start_quiet(&config, &admin_flag);
+    for i in 0..20 {
+        let body = file_event("durable-1", &format!("edu/durable-1/{i}.mp4"), 10.0);
+        let response = client()
+            .post(format!("http://{}/notify", server.addr))
+            .body(body)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), 200);
+    }
+    server.signal(nix::sys::signal::Signal::SIGKILL);
+    drop(server);
+    let again = crate::helpers::ServerProcess::start_quiet(&config, &admin_flag);
+    let admin = again.admin.expect("admin listener");
+    let (status, _, body) = crate::helpers::fetch(&format!("http://{admin}/recordings")).await;
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        page["items"][0]["files"], 20,
+        "every answered file is there: {page}"
+    );
+}

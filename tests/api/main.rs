@@ -12,4 +12,5 @@ mod operations;
 mod override_store;
 mod overrides;
 mod postgres;
+mod postgres_ledger;
 mod shutdown;

@@ -170,7 +170,7 @@ fn find_bin() -> Option<PathBuf> {
 }
 
 /// A config on `url` with an admin token; `resync` is the safety-net resync period.
-fn fleet_config(dir: &tempfile::TempDir, url: &str, resync: &str) -> PathBuf {
+pub fn fleet_config(dir: &tempfile::TempDir, url: &str, resync: &str) -> PathBuf {
     let path = dir.path().join("recgate.toml");
     let extra =
         format!("[overrides]\nstore = {url:?}\nresync_interval = {resync:?}\ntimeout = \"1s\"\n");
@@ -192,7 +192,7 @@ async fn answer(addr: std::net::SocketAddr) -> String {
 
 /// Polls `check` every 10 ms until it holds; returns how long that took, or fails once
 /// `limit` has passed.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
+pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -264,7 +264,7 @@ async fn syncs(admin: &str, scope: &str) -> u64 {
 }
 
 /// Two replicas of `config` with admin listeners, and their admin URLs.
-fn two_replicas(config: &std::path::Path) -> [(ServerProcess, String); 2] {
+pub fn two_replicas(config: &std::path::Path) -> [(ServerProcess, String); 2] {
     let admin_flag = ["--admin-listen", "127.0.0.1:0"];
     [(); 2].map(|()| {
         let server = ServerProcess::start_quiet(config, &admin_flag);
