@@ -422,3 +422,59 @@ async fn an_event_answered_200_survives_kill_9_right_after_the_answer() {
         "every answered file is there: {page}"
     );
 }
+
+/// The replay tool plays the platform (signed, every event sent twice, out of order) and
+/// the ledger ends up with exactly what was played.
+#[tokio::test]
+async fn the_replay_tool_plays_the_platform_and_the_ledger_keeps_exactly_what_it_played() {
+    let auth = format!(
+        "[lifecycle.ingest_auth]\nmode = \"enforce\"\nkey = \"{KEY}\"\n\
+         [lifecycle.notify_auth]\nmode = \"enforce\"\nkey = \"{KEY}\"\n"
+    );
+    let server = TestServer::start(&format!("{LIFECYCLE}{auth}{CONFIG}")).await;
+    let replay = std::env::current_exe()
+        .expect("test binary")
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("examples/replay");
+    let target = server.url("");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(replay)
+            .args(["--target", &target, "--ingest-domain", "push.example.com"])
+            .args([
+                "--streams",
+                "40",
+                "--files",
+                "3",
+                "--copies",
+                "2",
+                "--shuffle",
+            ])
+            .args(["--key", KEY])
+            .output()
+            .expect("the replay tool runs (built by cargo test)")
+    })
+    .await
+    .expect("ran");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("failed 0"), "{printed}");
+    let left = recordings(&server).await;
+    assert!(left.is_empty(), "every stream ended: {printed} {left:?}");
+    let today = jiff::Timestamp::now().to_string()[..10].to_owned();
+    let (_, _, body) = server
+        .admin_get(&format!("/usage?from={today}&to={today}&by=rule"))
+        .await;
+    let usage: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        usage["rows"],
+        json!([{"key": "hevc-courses", "recorded_seconds": 36000.0, "files": 120, "peak_active": usage["rows"][0]["peak_active"]}]),
+        "120 files of 300 s, each counted once: {usage}"
+    );
+    assert!(usage["rows"][0]["peak_active"].as_u64().unwrap_or_default() >= 1);
+}
