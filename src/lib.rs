@@ -21,8 +21,8 @@
 //! * `verdict`: the one function that decides, and explains, a callback.
 //! * `auth`: the platform's callback signature and the admin bearer token.
 //! * `ledger`: what is being recorded, kept from decisions and the platform's lifecycle
-//!   events: their shapes and the recording state machine. Not yet served: the lifecycle
-//!   endpoints, the store and the usage queries build on it.
+//!   events: their shapes, the recording state machine and usage (pure), its tables in
+//!   the store, and the writer that group-commits events.
 //!
 //! Around it:
 //!
