@@ -20,14 +20,14 @@ const LIST_FILES: &str = "SELECT uri, domain, app, stream, rule, duration, start
     WHERE ($1 = '' OR domain = $1) AND ($2 = '' OR app = $2) AND ($3 = '' OR stream = $3) \
     AND start_time >= $4 AND start_time < $5 AND (start_time > $6 OR (start_time = $6 AND uri > $7)) \
     ORDER BY start_time, uri LIMIT $8";
-const USAGE_BUCKETS: &str = "SELECT (start_time / 900) * 900 AS bucket, SUM(duration), \
-    COUNT(*) FROM recording_files WHERE start_time >= $1 AND start_time < $2 GROUP BY bucket";
-const USAGE_BY_RULE: &str = "SELECT COALESCE(rule, 'none'), SUM(duration), COUNT(*) \
-    FROM recording_files WHERE start_time >= $1 AND start_time < $2 GROUP BY 1";
-const USAGE_BY_APP: &str = "SELECT app, SUM(duration), COUNT(*) \
-    FROM recording_files WHERE start_time >= $1 AND start_time < $2 GROUP BY app";
-const USAGE_BY_DOMAIN: &str = "SELECT domain, SUM(duration), COUNT(*) \
-    FROM recording_files WHERE start_time >= $1 AND start_time < $2 GROUP BY domain";
+const USAGE_BUCKETS: &str = "SELECT bucket, SUM(seconds), CAST(SUM(files) AS BIGINT) FROM usage_buckets \
+    WHERE bucket >= $1 AND bucket < $2 GROUP BY bucket";
+const USAGE_BY_RULE: &str = "SELECT CASE WHEN rule = '' THEN 'none' ELSE rule END, \
+    SUM(seconds), CAST(SUM(files) AS BIGINT) FROM usage_buckets WHERE bucket >= $1 AND bucket < $2 GROUP BY 1";
+const USAGE_BY_APP: &str = "SELECT app, SUM(seconds), CAST(SUM(files) AS BIGINT) FROM usage_buckets \
+    WHERE bucket >= $1 AND bucket < $2 GROUP BY app";
+const USAGE_BY_DOMAIN: &str = "SELECT domain, SUM(seconds), CAST(SUM(files) AS BIGINT) FROM usage_buckets \
+    WHERE bucket >= $1 AND bucket < $2 GROUP BY domain";
 const USAGE_SPANS: &str = "SELECT rule, app, domain, since, ended_at FROM recordings \
     WHERE since < $2 AND (ended_at IS NULL OR ended_at >= $1)";
 

@@ -67,6 +67,7 @@ const SELECT_SILENT: &str = concat!(
 );
 const PURGE_RECORDINGS: &str = "DELETE FROM recordings WHERE id IN (SELECT id FROM recordings \
     WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)";
+const PURGE_BUCKETS: &str = "DELETE FROM usage_buckets WHERE bucket < $1";
 const PURGE_FILES: &str = "DELETE FROM recording_files WHERE uri IN (SELECT uri FROM \
     recording_files WHERE start_time < $1 LIMIT $2)";
 
@@ -347,7 +348,10 @@ pub async fn purge(store: &Store, before: Timestamp) -> Result<u64, StoreError> 
             let files = sqlx::query(PURGE_FILES)
                 .bind(before.as_second()).bind(PURGE_BATCH)
                 .execute(pool).await?.rows_affected();
-            recordings + files
+            let buckets = sqlx::query(PURGE_BUCKETS)
+                .bind(before.as_second())
+                .execute(pool).await?.rows_affected();
+            recordings + files + buckets
         });
         purged += gone;
         if gone == 0 {
@@ -465,8 +469,8 @@ mod tests {
         );
         assert_eq!(
             purge(&store, at(ttl)).await.expect("purged"),
-            1,
-            "the old file"
+            2,
+            "the old file and its usage bucket"
         );
         assert_eq!(
             purge(&store, at(ttl + 1)).await.expect("purged"),
