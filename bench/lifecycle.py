@@ -141,7 +141,17 @@ def fill_files(path, files):
     rows = ((f"edu/s{i % 5000}/{i}.mp4", "live.example.com", "edu", f"s{i % 5000}",
              f"rule-{i % 7}", 300.0, start + (i * month) // files, start + (i * month) // files + 300,
              "{}", 0) for i in range(files))
-    db.executemany("INSERT INTO recording_files VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    buckets = {}
+    def counted(rows):
+        for row in rows:
+            key = (row[6] // 900 * 900, row[1], row[2], row[4])
+            seconds, files = buckets.get(key, (0.0, 0))
+            buckets[key] = (seconds + row[5], files + 1)
+            yield row
+    db.executemany("INSERT INTO recording_files VALUES (?,?,?,?,?,?,?,?,?,?)", counted(rows))
+    # The rollup recgate keeps as it counts files.
+    db.executemany("INSERT INTO usage_buckets VALUES (?,?,?,?,?,?)",
+                   (key + value for key, value in buckets.items()))
     db.commit()
     db.close()
 

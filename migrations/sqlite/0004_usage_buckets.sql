@@ -1,6 +1,7 @@
 -- Usage in 15-minute buckets by streaming domain, app and deciding rule ('' for none),
--- kept by a trigger as files are counted: GET /usage reads these few rows rather than
--- every file. A bucket never straddles a local midnight (offsets are multiples of 15 min).
+-- added to as files are counted (once per transaction, in key order, so that writers
+-- never deadlock on them): GET /usage reads these few rows rather than every file. A
+-- bucket never straddles a local midnight (offsets are multiples of 15 minutes).
 CREATE TABLE usage_buckets (
     bucket  INTEGER NOT NULL,
     domain  TEXT    NOT NULL,
@@ -10,12 +11,3 @@ CREATE TABLE usage_buckets (
     files   INTEGER NOT NULL,
     PRIMARY KEY (bucket, domain, app, rule)
 );
-
-CREATE TRIGGER recording_files_usage AFTER INSERT ON recording_files
-BEGIN
-    INSERT INTO usage_buckets (bucket, domain, app, rule, seconds, files)
-    VALUES ((NEW.start_time / 900) * 900, NEW.domain, NEW.app, COALESCE(NEW.rule, ''),
-            NEW.duration, 1)
-    ON CONFLICT (bucket, domain, app, rule)
-    DO UPDATE SET seconds = seconds + excluded.seconds, files = files + 1;
-END;

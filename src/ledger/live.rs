@@ -20,6 +20,12 @@ use tokio_util::sync::CancellationToken;
 pub const LEDGER_QUEUE: usize = 16_384;
 /// Work applied in one transaction, at most.
 pub const MAX_BATCH: usize = 512;
+/// Writers on PostgreSQL, each with a connection and a share of the streams (by a hash of
+/// the key, so one stream's events stay in order): a writer runs its statements one round
+/// trip at a time, so one alone caps throughput by latency. SQLite has one write lock, so
+/// one writer. Keep it below `STORE_MAX_CONNECTIONS`, so that override writes still get
+/// a connection.
+pub const POSTGRES_WRITERS: usize = 3;
 /// How often silent recordings are ended and the active gauges refreshed.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// How often history past the retention is purged.
@@ -46,7 +52,8 @@ struct Job {
 
 /// The running ledger: a handle to its writer.
 pub struct LiveLedger {
-    queue: Option<mpsc::Sender<Job>>,
+    /// One queue per writer; empty when the ledger is off.
+    queues: Vec<mpsc::Sender<Job>>,
     store: Option<Store>,
     metrics: Arc<Metrics>,
 }
@@ -55,7 +62,7 @@ impl LiveLedger {
     /// A ledger that records nothing: lifecycle events get `LedgerError::Off`.
     pub fn off(metrics: Arc<Metrics>) -> LiveLedger {
         LiveLedger {
-            queue: None,
+            queues: Vec::new(),
             store: None,
             metrics,
         }
@@ -70,8 +77,21 @@ impl LiveLedger {
         retention: Duration,
         stop: &CancellationToken,
     ) -> (LiveLedger, Vec<JoinHandle<()>>) {
-        let (queue, jobs) = mpsc::channel(LEDGER_QUEUE);
-        let writer = tokio::spawn(write(jobs, store.clone(), Arc::clone(&metrics)));
+        let writers = match store {
+            Store::Postgres(_) => POSTGRES_WRITERS,
+            Store::Sqlite(_) => 1,
+        };
+        let mut queues = Vec::with_capacity(writers);
+        let mut tasks = Vec::with_capacity(writers + 1);
+        for _ in 0..writers {
+            let (queue, jobs) = mpsc::channel(LEDGER_QUEUE / writers);
+            queues.push(queue);
+            tasks.push(tokio::spawn(write(
+                jobs,
+                store.clone(),
+                Arc::clone(&metrics),
+            )));
+        }
         let sweeper = tokio::spawn(sweep_and_purge(
             store.clone(),
             Arc::clone(&metrics),
@@ -79,17 +99,28 @@ impl LiveLedger {
             retention,
             stop.clone(),
         ));
+        tasks.push(sweeper);
         let ledger = LiveLedger {
-            queue: Some(queue),
+            queues,
             store: Some(store),
             metrics,
         };
-        (ledger, vec![writer, sweeper])
+        (ledger, tasks)
     }
 
     /// Whether the ledger runs (lifecycle events are configured and a store is open).
     pub fn is_on(&self) -> bool {
-        self.queue.is_some()
+        !self.queues.is_empty()
+    }
+
+    /// The writer queue of `key`'s stream: always the same one.
+    fn queue(&self, key: &RecordingKey) -> Option<&mpsc::Sender<Job>> {
+        use std::hash::BuildHasher as _;
+        let hash = foldhash::fast::FixedState::with_seed(0).hash_one(key);
+        let count = self.queues.len() as u64;
+        (count > 0)
+            .then(|| self.queues.get((hash % count) as usize))
+            .flatten()
     }
 
     /// The store, for the admin API's reads.
@@ -100,7 +131,9 @@ impl LiveLedger {
     /// Hands over a decision without waiting; when the queue is full it is dropped and
     /// counted.
     pub fn record_decision(&self, recording: Recording) {
-        let Some(queue) = &self.queue else { return };
+        let Some(queue) = self.queue(&recording.key) else {
+            return;
+        };
         let job = Job {
             work: Work::Decided(recording),
             done: None,
@@ -118,7 +151,7 @@ impl LiveLedger {
         now: Timestamp,
     ) -> Result<Applied, LedgerError> {
         let kind = event.kind();
-        let queue = self.queue.as_ref().ok_or(LedgerError::Off)?;
+        let queue = self.queue(&key).ok_or(LedgerError::Off)?;
         let (done, answer) = oneshot::channel();
         let job = Job {
             work: Work::Event(key, event, now),

@@ -9,6 +9,7 @@ use super::{
 use crate::decision::Format;
 use crate::overrides::{Store, StoreError, on_pool};
 use jiff::{SignedDuration, Timestamp};
+use std::collections::BTreeMap;
 
 /// One piece of work for the ledger.
 #[derive(Debug, Clone)]
@@ -67,6 +68,10 @@ const SELECT_SILENT: &str = concat!(
 );
 const PURGE_RECORDINGS: &str = "DELETE FROM recordings WHERE id IN (SELECT id FROM recordings \
     WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)";
+const ADD_USAGE: &str = "INSERT INTO usage_buckets (bucket, domain, app, rule, seconds, files) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bucket, domain, app, rule) \
+    DO UPDATE SET seconds = usage_buckets.seconds + excluded.seconds, \
+    files = usage_buckets.files + excluded.files";
 const PURGE_BUCKETS: &str = "DELETE FROM usage_buckets WHERE bucket < $1";
 const PURGE_FILES: &str = "DELETE FROM recording_files WHERE uri IN (SELECT uri FROM \
     recording_files WHERE start_time < $1 LIMIT $2)";
@@ -239,6 +244,8 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
         let mut outcomes = Vec::with_capacity(work.len());
+        // Files counted in this batch, summed per usage bucket, written last in key order.
+        let mut usage: BTreeMap<(i64, &str, &str, String), (f64, i64)> = BTreeMap::new();
         for item in work {
             let outcome = match item {
                 Work::Decided(recording) => {
@@ -295,13 +302,27 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
                         update_recording!(&mut *tx, row.id, recording, Some((end, reason)));
                     }
                     let counted = match event {
-                        Event::File(file) if fresh => Some((rule, file.duration.max(0.0))),
+                        Event::File(file) if fresh => {
+                            let bucket = file.start_time.div_euclid(super::usage::BUCKET_SECS)
+                                * super::usage::BUCKET_SECS;
+                            let slot = (bucket, key.domain.as_str(), key.app.as_str(),
+                                rule.clone().unwrap_or_default());
+                            let sum = usage.entry(slot).or_insert((0.0, 0));
+                            sum.0 += file.duration.max(0.0);
+                            sum.1 += 1;
+                            Some((rule, file.duration.max(0.0)))
+                        }
                         _ => None,
                     };
                     Outcome { applied: step.applied, counted }
                 }
             };
             outcomes.push(outcome);
+        }
+        for ((bucket, domain, app, rule), (seconds, files)) in usage {
+            sqlx::query(ADD_USAGE)
+                .bind(bucket).bind(domain).bind(app).bind(rule).bind(seconds).bind(files)
+                .execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -365,7 +386,6 @@ pub async fn purge(store: &Store, before: Timestamp) -> Result<u64, StoreError> 
 mod tests {
     use super::*;
     use crate::overrides::StoreSpec;
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     async fn sqlite(dir: &tempfile::TempDir) -> Store {
