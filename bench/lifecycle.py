@@ -11,13 +11,14 @@ Loopback only; every run is bounded.
 import glob
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import tempfile
 import time
 import urllib.request
+
+from load import free_ports, wait_http  # the same helpers as the callback benchmark
 
 RECGATE = "target/release/recgate"
 REPLAY = "target/release/examples/replay"
@@ -45,29 +46,6 @@ stream = "course-*"
 record = true
 formats = ["mp4"]
 """
-
-
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def wait_http(url, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.02)
-    raise SystemExit(f"no 200 from {url} within {timeout}s")
 
 
 def serve(work, store, name):

@@ -5,11 +5,12 @@
 //! since any other status only makes the platform retry.
 
 use super::error::ApiError;
-use crate::auth::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
+use crate::auth::signature::Verifier;
 use crate::ledger::live::LedgerError;
 use crate::ledger::{Event, RecordingKey, parse_ingest, parse_notify};
 use crate::service::AppState;
-use crate::telemetry::metrics::{EventLabels, ReasonLabels};
+use crate::service::callback::check_signature;
+use crate::telemetry::metrics::EventLabels;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -91,34 +92,18 @@ fn check(
     let Some(verifier) = auth else {
         return Ok(());
     };
-    let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
-    let now = jiff::Timestamp::now().as_second();
-    let Err(failure) = verifier.verify(
+    check_signature(
+        state,
+        verifier,
+        headers,
         host,
-        header(TIMESTAMP_HEADER),
-        header(SIGNATURE_HEADER),
-        now,
-    ) else {
-        return Ok(());
-    };
-    state
-        .metrics()
-        .signature_failures
-        .get_or_create(&ReasonLabels {
-            reason: failure.code(),
-        })
-        .inc();
-    tracing::warn!(
-        reason = failure.code(),
-        kind = event.kind(),
-        mode = verifier.mode.as_str(),
-        "lifecycle event signature did not verify"
-    );
-    if verifier.mode == crate::auth::signature::Mode::Enforce {
+        event.kind(),
+        jiff::Timestamp::now(),
+    )
+    .map_err(|failure| {
         count(state, event.kind(), "refused");
-        return Err(ApiError::Forbidden(failure));
-    }
-    Ok(())
+        ApiError::Forbidden(failure)
+    })
 }
 
 async fn submit(

@@ -6,7 +6,7 @@
 //! `answer`, so they cannot drift apart.
 
 use super::AppState;
-use crate::auth::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::auth::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
 use crate::ledger::{self, RecordingKey};
 use crate::query::Query;
 use crate::telemetry::metrics::{ReasonLabels, RuleLabels};
@@ -27,6 +27,44 @@ pub const LOG_TARGET: &str = "recgate::http::callback";
 pub trait Headers {
     /// The value of header `name` (lower case), as bytes.
     fn get(&self, name: &str) -> Option<&[u8]>;
+}
+
+/// Checks a platform signature, in `headers`, of `signed_domain` at `now`, as `verifier`
+/// says: a failure is counted and logged (naming `what` was signed) and, under `enforce`,
+/// returned. One check for the callback and the lifecycle events alike.
+pub fn check_signature(
+    state: &AppState,
+    verifier: &Verifier,
+    headers: &dyn Headers,
+    signed_domain: Option<&[u8]>,
+    what: &'static str,
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let Err(failure) = verifier.verify(
+        signed_domain,
+        headers.get(TIMESTAMP_HEADER),
+        headers.get(SIGNATURE_HEADER),
+        now.as_second(),
+    ) else {
+        return Ok(());
+    };
+    state
+        .metrics()
+        .signature_failures
+        .get_or_create(&ReasonLabels {
+            reason: failure.code(),
+        })
+        .inc();
+    tracing::warn!(
+        target: LOG_TARGET,
+        reason = failure.code(),
+        mode = verifier.mode.as_str(),
+        "{what} signature did not verify"
+    );
+    match verifier.mode {
+        Mode::Enforce => Err(failure),
+        _ => Ok(()),
+    }
 }
 
 /// The parts of one callback request that decide its answer.
@@ -51,30 +89,9 @@ pub fn answer(
     now: Timestamp,
 ) -> Result<Bytes, Failure> {
     let live = state.live();
-    if let Some(verifier) = &live.auth
-        && let Err(failure) = verifier.verify(
-            request.headers.get(HOST_HEADER),
-            request.headers.get(TIMESTAMP_HEADER),
-            request.headers.get(SIGNATURE_HEADER),
-            now.as_second(),
-        )
-    {
-        state
-            .metrics()
-            .signature_failures
-            .get_or_create(&ReasonLabels {
-                reason: failure.code(),
-            })
-            .inc();
-        tracing::warn!(
-            target: LOG_TARGET,
-            reason = failure.code(),
-            mode = verifier.mode.as_str(),
-            "callback signature did not verify"
-        );
-        if verifier.mode == Mode::Enforce {
-            return Err(failure);
-        }
+    if let Some(verifier) = &live.auth {
+        let host = request.headers.get(HOST_HEADER);
+        check_signature(state, verifier, request.headers, host, "callback", now)?;
     }
     let query = Query::parse(request.query);
     let overrides = state.overrides();
