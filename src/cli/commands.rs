@@ -36,6 +36,16 @@ pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
         ),
     };
     let _ = writeln!(out, "  overrides      {}", config.overrides.store);
+    if config.lifecycle.is_on() {
+        let path = |p: &Option<String>| p.clone().unwrap_or_else(|| "not served".into());
+        let _ = writeln!(
+            out,
+            "  lifecycle      ingest {}, notify {} (history kept {} days)",
+            path(&config.lifecycle.ingest_path),
+            path(&config.lifecycle.notify_path),
+            config.lifecycle.retention.as_secs() / 86_400
+        );
+    }
     if let Some(admin) = config.admin.listen {
         let token = if config.admin.token.is_some() {
             "bearer token required"
