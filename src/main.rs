@@ -84,20 +84,10 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Override(args) => match block_on(client::run(&args)) {
-            Ok(Ok(output)) => {
-                print!("{output}");
-                ExitCode::SUCCESS
-            }
-            Ok(Err(error)) => {
-                eprintln!("recgate override: {error}");
-                ExitCode::FAILURE
-            }
-            Err(code) => code,
-        },
-        Command::Recordings(args) => print_or_fail(block_on(ledger::recordings(&args))),
-        Command::Files(args) => print_or_fail(block_on(ledger::files(&args))),
-        Command::Usage(args) => print_or_fail(block_on(ledger::usage(&args))),
+        Command::Override(args) => print_or_fail("recgate override", block_on(client::run(&args))),
+        Command::Recordings(args) => print_or_fail("recgate", block_on(ledger::recordings(&args))),
+        Command::Files(args) => print_or_fail("recgate", block_on(ledger::files(&args))),
+        Command::Usage(args) => print_or_fail("recgate", block_on(ledger::usage(&args))),
         Command::Probe(args) => match probe::probe(args.addr, &args.path) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -108,15 +98,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints a client subcommand's output, or its error with a failing exit code.
-fn print_or_fail(result: Result<Result<String, String>, ExitCode>) -> ExitCode {
+/// Prints a client subcommand's output, or its error after `prefix` with a failing exit
+/// code.
+fn print_or_fail(prefix: &str, result: Result<Result<String, String>, ExitCode>) -> ExitCode {
     match result {
         Ok(Ok(output)) => {
             print!("{output}");
             ExitCode::SUCCESS
         }
         Ok(Err(error)) => {
-            eprintln!("recgate: {error}");
+            eprintln!("{prefix}: {error}");
             ExitCode::FAILURE
         }
         Err(code) => code,

@@ -40,20 +40,9 @@ pub async fn run(args: &OverrideArgs) -> Result<String, String> {
                     params.push((name, value.clone()));
                 }
             }
-            // Every page, the largest the server allows, following `next`.
-            params.push(("limit", MAX_LIST_LIMIT.to_string()));
-            let mut overrides = Vec::new();
-            loop {
-                let page: Listed = client.send(client.request(Method::GET, &params)).await?;
-                overrides.extend(page.overrides);
-                match page.next {
-                    Some(next) => {
-                        params.retain(|(name, _)| *name != "after");
-                        params.push(("after", next));
-                    }
-                    None => break,
-                }
-            }
+            let overrides = client
+                .all_pages(params, |page: Listed| (page.overrides, page.next))
+                .await?;
             if list.json {
                 return serde_json::to_string_pretty(&overrides)
                     .map(|text| text + "\n")
@@ -113,6 +102,31 @@ impl Client {
         match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
+        }
+    }
+
+    /// Every item of a paged listing, the largest pages the server allows, following
+    /// `next`; `split` takes a page apart into its items and the next page's `after`.
+    pub(super) async fn all_pages<P, T>(
+        &self,
+        mut params: Vec<(&str, String)>,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>, String>
+    where
+        P: for<'de> Deserialize<'de>,
+    {
+        params.push(("limit", MAX_LIST_LIMIT.to_string()));
+        let mut items = Vec::new();
+        loop {
+            let (page, next) = split(self.send(self.request(Method::GET, &params)).await?);
+            items.extend(page);
+            match next {
+                Some(next) => {
+                    params.retain(|(name, _)| *name != "after");
+                    params.push(("after", next));
+                }
+                None => return Ok(items),
+            }
         }
     }
 

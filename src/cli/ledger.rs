@@ -3,7 +3,6 @@
 
 use super::args::{AdminArgs, FilesArgs, RecordingsArgs, StreamFilter, UsageArgs};
 use super::client::Client;
-use crate::overrides::MAX_LIST_LIMIT;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,26 +15,16 @@ struct Page {
     next: Option<String>,
 }
 
-/// Every item of a paged listing at `path`, following `next`.
+/// Every item of the paged listing at `path`.
 async fn all(
     admin: &AdminArgs,
     path: &str,
-    mut params: Vec<(&str, String)>,
+    params: Vec<(&str, String)>,
 ) -> Result<Vec<Value>, String> {
     let client = Client::new(&admin.admin, admin.token.as_deref(), path)?;
-    params.push(("limit", MAX_LIST_LIMIT.to_string()));
-    let mut items = Vec::new();
-    loop {
-        let page: Page = client.send(client.request(Method::GET, &params)).await?;
-        items.extend(page.items);
-        match page.next {
-            Some(next) => {
-                params.retain(|(name, _)| *name != "after");
-                params.push(("after", next));
-            }
-            None => return Ok(items),
-        }
-    }
+    client
+        .all_pages(params, |page: Page| (page.items, page.next))
+        .await
 }
 
 fn filter_params(filter: &StreamFilter) -> Vec<(&'static str, String)> {

@@ -10,7 +10,6 @@ use crate::ledger::live::LedgerError;
 use crate::ledger::{Event, RecordingKey, parse_ingest, parse_notify};
 use crate::service::AppState;
 use crate::service::callback::check_signature;
-use crate::telemetry::metrics::EventLabels;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -71,8 +70,9 @@ pub async fn notify(
         }
     };
     let host = headers.get(header::HOST).map(|v| v.as_bytes());
-    let auth = state.live().notify_auth.clone();
-    check(&state, auth.as_ref(), &headers, host, &event)?;
+    let live = state.live();
+    check(&state, live.notify_auth.as_ref(), &headers, host, &event)?;
+    drop(live);
     submit(&state, key, event).await
 }
 
@@ -129,9 +129,5 @@ async fn submit(
 }
 
 fn count(state: &AppState, kind: &'static str, outcome: &'static str) {
-    state
-        .metrics()
-        .lifecycle_events
-        .get_or_create(&EventLabels { kind, outcome })
-        .inc();
+    state.metrics().count_lifecycle_event(kind, outcome);
 }

@@ -6,7 +6,7 @@
 use super::store::{self, Work};
 use super::{Applied, Ended, Event, Recording, RecordingKey};
 use crate::overrides::{Store, StoreError};
-use crate::telemetry::metrics::{EventLabels, Metrics, RuleLabels, StateLabels};
+use crate::telemetry::metrics::{Metrics, RuleLabels, StateLabels};
 use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,13 +167,7 @@ impl LiveLedger {
             Err(mpsc::error::TrySendError::Closed(_)) => Err(LedgerError::Off),
         };
         let label = outcome.as_ref().map_or("refused", |a| a.as_str());
-        self.metrics
-            .lifecycle_events
-            .get_or_create(&EventLabels {
-                kind,
-                outcome: label,
-            })
-            .inc();
+        self.metrics.count_lifecycle_event(kind, label);
         outcome
     }
 }
@@ -183,18 +177,19 @@ impl LiveLedger {
 async fn write(mut jobs: mpsc::Receiver<Job>, store: Store, metrics: Arc<Metrics>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let work: Vec<Work> = batch.iter().map(|job| job.work.clone()).collect();
+        let (work, waiting): (Vec<Work>, Vec<_>) =
+            batch.drain(..).map(|job| (job.work, job.done)).unzip();
         let result = store::apply(&store, &work).await;
         match &result {
             Ok(outcomes) => count_files(&metrics, outcomes),
-            Err(error) => tracing::warn!(%error, jobs = batch.len(), "ledger write failed"),
+            Err(error) => tracing::warn!(%error, jobs = work.len(), "ledger write failed"),
         }
-        for (i, job) in batch.drain(..).enumerate() {
+        for (i, done) in waiting.into_iter().enumerate() {
             let answer = match &result {
                 Ok(outcomes) => Ok(outcomes.get(i).map_or(Applied::Ignored, |o| o.applied)),
                 Err(error) => Err(error.to_string()),
             };
-            if let Some(done) = job.done {
+            if let Some(done) = done {
                 let _ = done.send(answer);
             } else if answer.is_err() {
                 metrics.decisions_unrecorded.inc();

@@ -170,6 +170,15 @@ pub struct Metrics {
     pub decisions_unrecorded: Counter,
 }
 
+impl Metrics {
+    /// Counts one lifecycle event of `kind` with its `outcome`.
+    pub fn count_lifecycle_event(&self, kind: &'static str, outcome: &'static str) {
+        self.lifecycle_events
+            .get_or_create(&EventLabels { kind, outcome })
+            .inc();
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Metrics {
         Metrics::new()
