@@ -1,3 +1,4 @@
+use super::model::Ledger;
 use super::*;
 use crate::decision::Interval;
 use std::collections::BTreeMap;
