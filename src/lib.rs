@@ -53,6 +53,7 @@ pub mod http;
 pub mod ledger;
 pub mod overrides;
 pub mod query;
+pub mod quota;
 pub mod rules;
 pub mod server;
 pub mod service;

@@ -1,6 +1,7 @@
 //! The `recgate` binary: parse the command line and hand over to the library.
 
 use clap::Parser;
+use recgate::quota::QuotaSnapshot;
 use recgate::cli::{Cli, Command};
 use recgate::cli::{client, commands, ledger, probe};
 use recgate::config::{Config, ConfigError};
@@ -67,20 +68,22 @@ fn main() -> ExitCode {
             if let Some(store) = args.overrides_store {
                 config.overrides.store = store;
             }
-            let overrides = match block_on(commands::load_overrides(&config.overrides)) {
-                Ok(Ok(overrides)) => overrides,
+            let loaded = block_on(commands::load_store(&config.overrides, &config.quotas));
+            let (overrides, figures) = match loaded {
+                Ok(Ok(loaded)) => loaded,
                 Ok(Err(error)) => {
                     eprintln!(
-                        "recgate: overrides not read ({}: {error}); rules only",
+                        "recgate: store not read ({}: {error}); rules only, quotas empty",
                         config.overrides.store
                     );
-                    Default::default()
+                    (Default::default(), vec![Default::default(); config.quotas.len()])
                 }
                 Err(code) => return code,
             };
+            let quotas = QuotaSnapshot::new(config.quotas.iter().cloned().zip(figures).collect());
             print!(
                 "{}",
-                commands::decide(&config, &overrides, &args.query, args.explain)
+                commands::decide(&config, &overrides, &quotas, &args.query, args.explain)
             );
             ExitCode::SUCCESS
         }

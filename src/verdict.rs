@@ -9,13 +9,40 @@
 //! 3. else the default decides.
 //!
 //! Shadow rules never decide; the first one before the deciding rule that matches is
-//! reported. When an override decides, rules are not evaluated at all.
+//! reported. When an override decides, rules are not evaluated (but for its quota: an
+//! override's recording counts toward the quota of the first rule that matches).
+//!
+//! A rule naming a quota matches only if the `Gate` admits the stream: the callback's gate
+//! takes a slot from memory, explain's only looks, and with no quotas it is never asked.
 
 use crate::decision::Decision;
 use crate::overrides::{OVERRIDE_RULE_NAME, Override, OverrideSet};
 use crate::query::Query;
-use crate::rules::{DEFAULT_RULE_NAME, Rule, RuleSet, Step};
+use crate::rules::{Check, DEFAULT_RULE_NAME, Rule, RuleSet, Step};
 use jiff::Timestamp;
+
+/// The quotas, as `decide` asks them.
+pub trait Gate {
+    /// Whether the quota at position `quota` in the config takes the stream at `now`.
+    fn admit(&self, quota: usize, now: Timestamp) -> bool;
+    /// Counts an override's recording toward the quota at `quota`: never refused.
+    fn count(&self, quota: usize, now: Timestamp);
+    /// The quota's check in words with its figures, for explain.
+    fn describe(&self, _quota: usize, _now: Timestamp) -> Option<String> {
+        None
+    }
+}
+
+/// The gate of a config without quotas, or of a check offline: every quota admits.
+pub struct Unlimited;
+
+impl Gate for Unlimited {
+    fn admit(&self, _quota: usize, _now: Timestamp) -> bool {
+        true
+    }
+
+    fn count(&self, _quota: usize, _now: Timestamp) {}
+}
 
 /// The outcome of deciding one callback.
 #[derive(Debug, Clone, Copy)]
@@ -80,21 +107,38 @@ impl<'a> Verdict<'a> {
     }
 }
 
-/// Decides `query` at `now` from `rules` and, when there are any, `overrides`.
+/// Decides `query` at `now` from `rules` and, when there are any, `overrides`, asking
+/// `gate` about the quotas of matching rules.
 pub fn decide<'a>(
     rules: &'a RuleSet,
     overrides: Option<&'a OverrideSet>,
     query: &Query,
     now: Timestamp,
+    gate: &dyn Gate,
 ) -> Verdict<'a> {
     if let Some(item) = overrides.and_then(|set| set.find(query, now)) {
+        if item.decision.record() && rules.has_quotas() {
+            let quota = rules
+                .first_match(query, now)
+                .and_then(|i| rules.get(i))
+                .and_then(|rule| rule.quota);
+            if let Some(quota) = quota {
+                gate.count(quota, now);
+            }
+        }
         return Verdict {
             decision: &item.decision,
             by: DecidedBy::Override(item),
             shadow: None,
         };
     }
-    let index = rules.first_match(query, now);
+    let index = if rules.has_quotas() {
+        rules.first_accepted(query, now, |rule| {
+            rule.quota.is_none_or(|quota| gate.admit(quota, now))
+        })
+    } else {
+        rules.first_match(query, now)
+    };
     let shadow = rules
         .shadow_match(query, now, index)
         .and_then(|i| rules.get(i).map(|rule| (i, rule)));
@@ -123,19 +167,36 @@ pub struct Explanation<'a> {
     pub steps: Vec<Step<'a>>,
 }
 
-/// Decides `query` as `decide` does, and says why.
+/// Decides `query` as `decide` does, and says why: `gate` should only look.
 pub fn explain<'a>(
     rules: &'a RuleSet,
     overrides: Option<&'a OverrideSet>,
     query: &Query,
     now: Timestamp,
+    gate: &dyn Gate,
 ) -> Explanation<'a> {
-    let verdict = decide(rules, overrides, query, now);
+    let verdict = decide(rules, overrides, query, now, gate);
     let by_rules = match verdict.by {
-        DecidedBy::Override(_) => decide(rules, None, query, now),
+        DecidedBy::Override(_) => decide(rules, None, query, now, gate),
         _ => verdict,
     };
-    let steps = rules.explain(query, now, by_rules.rule_index());
+    let winner = by_rules.rule_index();
+    let mut steps = rules.explain(query, now, winner);
+    for (i, step) in steps.iter_mut().enumerate() {
+        let Some(quota) = step.rule.quota else {
+            continue;
+        };
+        // A live rule that matched before the winner (or with none) was refused by its
+        // quota: `RuleSet::explain` judges the conditions alone.
+        match step.check {
+            Check::Decides if Some(i) == winner => step.quota = gate.describe(quota, now),
+            Check::Decides => {
+                let why = gate.describe(quota, now);
+                step.check = Check::QuotaFull(why.unwrap_or_else(|| "its quota is full".into()));
+            }
+            _ => {}
+        }
+    }
     Explanation {
         verdict,
         by_rules,
@@ -160,6 +221,7 @@ mod tests {
             decision: Decision::plain(!shadow),
             shadow,
             schedule: None,
+            quota: None,
         }
     }
 
@@ -222,7 +284,7 @@ mod tests {
             ("", 0, "default", Some(false), None),
         ];
         for (raw, second, by, record, shadow) in cases {
-            let verdict = decide(&rules, Some(&overrides), &Query::parse(raw), at(second));
+            let verdict = decide(&rules, Some(&overrides), &Query::parse(raw), at(second), &Unlimited);
             assert_eq!(verdict.rule_name(), by, "what decides {raw:?} at {second}");
             assert_eq!(Some(verdict.decision.record()), record, "answer to {raw:?}");
             assert_eq!(verdict.shadow_name(), shadow, "shadow of {raw:?}");
@@ -232,6 +294,7 @@ mod tests {
             None,
             &Query::parse("app=edu&stream=course-1"),
             at(0),
+            &Unlimited,
         );
         assert_eq!(
             without.rule_name(),
@@ -246,7 +309,7 @@ mod tests {
             vec![rule("edu", Some("edu"), None, false)],
             Decision::plain(false),
         );
-        let verdict = decide(&rules, None, &Query::parse("app=news"), Timestamp::now());
+        let verdict = decide(&rules, None, &Query::parse("app=news"), Timestamp::now(), &Unlimited);
         assert_eq!(verdict.rule_name(), DEFAULT_RULE_NAME);
         assert!(verdict.rule().is_none(), "no rule object for the default");
         assert!(!verdict.decision.record(), "default says do not record");
@@ -260,10 +323,80 @@ mod tests {
         );
         let overrides = OverrideSet::new([pinned("", "s", false, None)]);
         let query = Query::parse("app=edu&stream=s");
-        let explained = explain(&rules, Some(&overrides), &query, Timestamp::UNIX_EPOCH);
+        let explained = explain(&rules, Some(&overrides), &query, Timestamp::UNIX_EPOCH, &Unlimited);
         assert_eq!(explained.verdict.rule_name(), "override");
         assert_eq!(explained.by_rules.rule_name(), "courses");
         let checks: Vec<&str> = explained.steps.iter().map(|s| s.check.code()).collect();
         assert_eq!(checks, ["decides"], "steps are the rules' own");
+    }
+
+    /// A gate whose quotas are full or not, by position, recording what it was asked.
+    struct Fixed {
+        full: Vec<bool>,
+        asked: std::cell::RefCell<Vec<(&'static str, usize)>>,
+    }
+
+    impl Gate for Fixed {
+        fn admit(&self, quota: usize, _now: Timestamp) -> bool {
+            self.asked.borrow_mut().push(("admit", quota));
+            !self.full.get(quota).copied().unwrap_or(false)
+        }
+
+        fn count(&self, quota: usize, _now: Timestamp) {
+            self.asked.borrow_mut().push(("count", quota));
+        }
+
+        fn describe(&self, quota: usize, _now: Timestamp) -> Option<String> {
+            Some(format!("quota {quota} full: 1/1 active"))
+        }
+    }
+
+    #[test]
+    fn a_rule_whose_quota_is_full_does_not_match_and_the_next_rule_decides() {
+        let with_quota = |name: &str, quota: usize| Rule {
+            quota: Some(quota),
+            ..rule(name, Some("edu"), None, false)
+        };
+        let rules = RuleSet::new(
+            vec![
+                with_quota("premium", 0),
+                with_quota("fallback", 1),
+                rule("never", Some("edu"), None, true),
+            ],
+            Decision::plain(false),
+        );
+        let query = Query::parse("app=edu&stream=s");
+        let gate = |full: Vec<bool>| Fixed {
+            full,
+            asked: Default::default(),
+        };
+        let open = gate(vec![false, false]);
+        assert_eq!(decide(&rules, None, &query, at0(), &open).rule_name(), "premium");
+        assert_eq!(*open.asked.borrow(), [("admit", 0)], "one quota asked, once");
+        let first_full = gate(vec![true, false]);
+        assert_eq!(decide(&rules, None, &query, at0(), &first_full).rule_name(), "fallback");
+        let both_full = gate(vec![true, true]);
+        assert_eq!(decide(&rules, None, &query, at0(), &both_full).rule_name(), DEFAULT_RULE_NAME);
+        // Not asked about rules that do not match on their conditions.
+        let other = gate(vec![true, true]);
+        let _ = decide(&rules, None, &Query::parse("app=news"), at0(), &other);
+        assert!(other.asked.borrow().is_empty());
+        // Explain names the quota that refused, with its figures.
+        let explained = explain(&rules, None, &query, at0(), &gate(vec![true, false]));
+        let checks: Vec<String> = explained.steps.iter().map(|s| s.check.to_string()).collect();
+        assert_eq!(checks[0], "matches, but quota 0 full: 1/1 active: does not answer");
+        assert_eq!(explained.steps[0].check.code(), "quota_full");
+        assert_eq!(explained.steps[1].check, Check::Decides);
+        assert_eq!(explained.steps[1].quota.as_deref(), Some("quota 1 full: 1/1 active"));
+        // An override records even when the quota is full, and counts toward it.
+        let overrides = OverrideSet::new([pinned("edu", "s", true, None)]);
+        let counted = gate(vec![true, true]);
+        let verdict = decide(&rules, Some(&overrides), &query, at0(), &counted);
+        assert_eq!(verdict.rule_name(), "override");
+        assert_eq!(*counted.asked.borrow(), [("count", 0)]);
+    }
+
+    fn at0() -> Timestamp {
+        Timestamp::UNIX_EPOCH
     }
 }

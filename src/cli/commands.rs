@@ -4,6 +4,8 @@ use crate::config::lint::lint;
 use crate::config::{Config, ConfigError, OverrideSettings};
 use crate::overrides::{OVERRIDE_RULE_NAME, OverrideSet, Store, StoreError, StoreSpec};
 use crate::query::Query;
+use crate::quota::sync::read_figures;
+use crate::quota::{QuotaFigures, QuotaSnapshot, QuotaSpec};
 use crate::rules::DEFAULT_RULE_NAME;
 use crate::verdict::{self, Explanation};
 use jiff::Timestamp;
@@ -84,27 +86,45 @@ pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
     Ok((out, warnings.len()))
 }
 
-/// The overrides a store holds now, for `decide`; an SQLite file that does not exist yet
-/// holds none (and is not created).
-pub async fn load_overrides(settings: &OverrideSettings) -> Result<OverrideSet, StoreError> {
+/// What the store holds now, for `decide`: the overrides, and each of `quotas`' figures.
+/// An SQLite file that does not exist yet holds nothing (and is not created).
+pub async fn load_store(
+    settings: &OverrideSettings,
+    quotas: &[QuotaSpec],
+) -> Result<(OverrideSet, Vec<QuotaFigures>), StoreError> {
+    let empty = || (OverrideSet::default(), vec![QuotaFigures::default(); quotas.len()]);
     if let StoreSpec::Sqlite(path) = &settings.store
         && !path.exists()
     {
-        return Ok(OverrideSet::default());
+        return Ok(empty());
     }
     let Some(store) = Store::open(&settings.store, settings.timeout).await? else {
-        return Ok(OverrideSet::default());
+        return Ok(empty());
     };
     let loaded = store.load().await;
+    let figures = read_figures(&store, quotas, Timestamp::now()).await;
     store.close().await;
-    Ok(OverrideSet::new(loaded?))
+    Ok((OverrideSet::new(loaded?), figures?))
 }
 
 /// `recgate decide`: the exact body the server would send, then what decided (an override
 /// or a rule); with `explain`, every rule in order with why it did or did not decide.
-pub fn decide(config: &Config, overrides: &OverrideSet, query: &str, explain: bool) -> String {
+/// Quotas are judged by `quotas`, the figures the store holds.
+pub fn decide(
+    config: &Config,
+    overrides: &OverrideSet,
+    quotas: &QuotaSnapshot,
+    query: &str,
+    explain: bool,
+) -> String {
     let query = Query::parse(raw_query(query));
-    let explained = verdict::explain(&config.rules, Some(overrides), &query, Timestamp::now());
+    let explained = verdict::explain(
+        &config.rules,
+        Some(overrides),
+        &query,
+        Timestamp::now(),
+        quotas,
+    );
     let (verdict, by_rules) = (&explained.verdict, &explained.by_rules);
     let mut out = String::new();
     let _ = writeln!(out, "{}", String::from_utf8_lossy(verdict.decision.body()));
@@ -151,9 +171,13 @@ fn explanation(query: &Query, explained: &Explanation<'_>) -> String {
             .map_or("unknown".to_owned(), |v| v.to_string())
     );
     for (i, step) in steps.iter().enumerate() {
+        let quota = step
+            .quota
+            .as_ref()
+            .map_or(String::new(), |figures| format!(" ({figures})"));
         let _ = writeln!(
             out,
-            "  {:>4}. {:<width$}  {}",
+            "  {:>4}. {:<width$}  {}{quota}",
             i + 1,
             step.rule.name,
             step.check

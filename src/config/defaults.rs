@@ -70,3 +70,13 @@ pub const DEFAULT_SCHEDULE_TIMEZONE: &str = "UTC";
 pub const DEFAULT_RETENTION_DAYS: u64 = 400;
 /// Shortest accepted `[lifecycle] retention`.
 pub const MIN_RETENTION: Duration = Duration::from_secs(3600);
+
+/// Default of `[[quota]] timezone`: where a quota's month starts.
+pub const DEFAULT_QUOTA_TIMEZONE: &str = "UTC";
+/// Largest accepted `[[quota]] max_active`.
+pub const MAX_QUOTA_ACTIVE: u64 = 10_000_000;
+/// Largest accepted `[[quota]] monthly_hours`.
+pub const MAX_QUOTA_MONTHLY_HOURS: f64 = 1.0e9;
+/// SECURITY: most `[[quota]]` sections: each is checked on the callback's path and
+/// synced with the store several times a second.
+pub const MAX_QUOTAS: usize = 1_000;

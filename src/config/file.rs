@@ -12,7 +12,7 @@ use serde::Deserialize;
 /// The whole file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig<D = RawDecision, R = RawRule> {
+pub struct RawConfig<D = RawDecision, R = RawRule, Q = RawQuota> {
     /// `[server]`; every key has a default.
     #[serde(default)]
     pub server: RawServer,
@@ -36,6 +36,26 @@ pub struct RawConfig<D = RawDecision, R = RawRule> {
     /// `[[rule]]`, in evaluation order. Default: none.
     #[serde(default = "Vec::new")]
     pub rule: Vec<R>,
+    /// `[[quota]]`: budgets rules can name. Default: none.
+    #[serde(default = "Vec::new")]
+    pub quota: Vec<Q>,
+}
+
+/// `[[quota]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuota {
+    /// Unique name, which rules give as `quota`. Required.
+    pub name: String,
+    /// Recordings at once (decided, recording or paused), at most. Default: no cap.
+    pub max_active: Option<u64>,
+    /// Recorded hours per calendar month, at most. Default: no budget.
+    pub monthly_hours: Option<f64>,
+    /// IANA time zone where the month starts. Default `UTC`.
+    pub timezone: Option<String>,
+    /// `enforce` (a full quota's rules do not match) or `shadow` (counted, never refused).
+    /// Default `enforce`.
+    pub mode: Option<String>,
 }
 
 /// `[server]`.
@@ -197,6 +217,9 @@ pub struct RawRule {
     pub formats: Option<Vec<String>>,
     /// `Interval`. Default: omitted from the answer.
     pub interval: Option<IntervalSpec>,
+    /// The `[[quota]]` it counts toward: while that is full, the rule does not match.
+    /// Default: none.
+    pub quota: Option<String>,
 }
 
 /// `schedule = { timezone = .., weekly = [..], dates = [..] }`.

@@ -17,6 +17,7 @@ use crate::auth::signature::Verifier;
 use crate::auth::token::AdminToken;
 use crate::decision::Format;
 use crate::overrides::StoreSpec;
+use crate::quota::QuotaSpec;
 use crate::rules::RuleSet;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ pub struct Config {
     pub platform_formats: Option<Vec<Format>>,
     /// `[default]` and `[[rule]]`, compiled.
     pub rules: RuleSet,
+    /// `[[quota]]`, in file order: a rule's `quota` is a position in it.
+    pub quotas: Vec<QuotaSpec>,
     /// Where the config came from.
     pub source: ConfigSource,
 }

@@ -8,8 +8,8 @@
 //! and the caller reads the file in one pass, which stays the reference.
 
 use super::file::{
-    RawAdmin, RawAuth, RawConfig, RawDecision, RawLifecycle, RawOverrides, RawPlatform, RawRule,
-    RawServer,
+    RawAdmin, RawAuth, RawConfig, RawDecision, RawLifecycle, RawOverrides, RawPlatform, RawQuota,
+    RawRule, RawServer,
 };
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -33,6 +33,8 @@ struct Piece {
     default: Option<RawDecision>,
     #[serde(default)]
     rule: Vec<RawRule>,
+    #[serde(default)]
+    quota: Vec<RawQuota>,
 }
 
 /// Reads a valid file in parallel; `None` when the file is small, or anything is off.
@@ -72,6 +74,7 @@ fn parse_in(text: &str, count: usize) -> Option<RawConfig> {
         lifecycle: whole.lifecycle.unwrap_or_default(),
         default: whole.default?,
         rule: whole.rule,
+        quota: whole.quota,
     })
 }
 
@@ -95,6 +98,7 @@ fn join(whole: &mut Piece, piece: Piece) -> Option<()> {
     once(&mut whole.lifecycle, piece.lifecycle)?;
     once(&mut whole.default, piece.default)?;
     whole.rule.extend(piece.rule);
+    whole.quota.extend(piece.quota);
     Some(())
 }
 

@@ -2,6 +2,7 @@
 //! bearer-token check in front of them.
 
 use super::error::ApiError;
+use crate::quota::QuotaPeek;
 use crate::decision::{Decision, Format, Interval};
 use crate::overrides::{OverrideView, raw_json};
 use crate::query::Query;
@@ -211,6 +212,9 @@ struct StepView<'a> {
     value: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     wanted: Option<String>,
+    /// The rule's quota check with its figures, when it names a quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota: Option<String>,
 }
 
 /// `GET /explain?<callback query>`: the answer and every rule's reason, as JSON. Only on
@@ -224,6 +228,7 @@ pub async fn explain(State(state): State<AppState>, uri: Uri) -> Response {
         Some(&overrides),
         &query,
         jiff::Timestamp::now(),
+        &QuotaPeek::new(&live.quotas),
     );
     let (verdict, by_rules) = (&explained.verdict, &explained.by_rules);
     let by_override = verdict.by_override();
@@ -254,6 +259,10 @@ pub async fn explain(State(state): State<AppState>, uri: Uri) -> Response {
                     field: mismatch.map(|m| m.field),
                     value: mismatch.map(|m| m.value.clone()),
                     wanted: mismatch.map(|m| m.wanted.clone()),
+                    quota: match &step.check {
+                        Check::QuotaFull(why) => Some(why.clone()),
+                        _ => step.quota.clone(),
+                    },
                 }
             })
             .collect(),

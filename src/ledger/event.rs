@@ -68,6 +68,8 @@ pub enum Event {
     Resumed,
     /// A recording file was written.
     File(FileWritten),
+    /// An operator removed the recording through the admin API: it ends.
+    Removed,
     /// An `action` or `event` this version does not act on; answered 200 all the same,
     /// since any other status only makes the platform retry.
     Unknown(String),
@@ -83,6 +85,7 @@ impl Event {
             Event::Paused => "record_paused",
             Event::Resumed => "record_resumed",
             Event::File(_) => "file",
+            Event::Removed => "removed",
             Event::Unknown(_) => "unknown",
         }
     }

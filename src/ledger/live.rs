@@ -48,7 +48,24 @@ pub enum LedgerError {
 struct Job {
     work: Work,
     done: Option<oneshot::Sender<Result<Applied, String>>>,
+    /// Told once the work is written (or failed to be): a quota's pending admission.
+    settle: Option<Arc<dyn Settle>>,
 }
+
+/// A decision's quota slot, settled once the ledger wrote the decision (or failed to).
+pub trait Settle: Send + Sync {
+    /// The decision is written, or lost: it is no longer pending.
+    fn settle(&self);
+}
+
+/// Told of every recording that counted toward a quota and ended, so that its slot frees.
+pub trait Ends: Send + Sync {
+    /// `recording` ended.
+    fn ended(&self, recording: &Recording);
+}
+
+/// A room in the ledger's queue for one decision, held while the callback decides.
+pub struct Room<'a>(mpsc::Permit<'a, Job>);
 
 /// The running ledger: a handle to its writer.
 pub struct LiveLedger {
@@ -56,6 +73,13 @@ pub struct LiveLedger {
     queues: Vec<mpsc::Sender<Job>>,
     store: Option<Store>,
     metrics: Arc<Metrics>,
+}
+
+/// What the writers and the sweep tell of what they did.
+#[derive(Clone)]
+struct Watch {
+    metrics: Arc<Metrics>,
+    ends: Arc<dyn Ends>,
 }
 
 impl LiveLedger {
@@ -70,13 +94,19 @@ impl LiveLedger {
 
     /// Starts the writer on `store`, and the sweep (`notify_events` says what silence
     /// means) and the purge of history older than `retention`, until `stop` fires.
+    /// Recordings of a quota that end are told to `ends`.
     pub fn start(
         store: Store,
         metrics: Arc<Metrics>,
+        ends: Arc<dyn Ends>,
         notify_events: bool,
         retention: Duration,
         stop: &CancellationToken,
     ) -> (LiveLedger, Vec<JoinHandle<()>>) {
+        let watch = Watch {
+            metrics: Arc::clone(&metrics),
+            ends,
+        };
         let writers = match store {
             Store::Postgres(_) => POSTGRES_WRITERS,
             Store::Sqlite(_) => 1,
@@ -86,15 +116,11 @@ impl LiveLedger {
         for _ in 0..writers {
             let (queue, jobs) = mpsc::channel(LEDGER_QUEUE / writers);
             queues.push(queue);
-            tasks.push(tokio::spawn(write(
-                jobs,
-                store.clone(),
-                Arc::clone(&metrics),
-            )));
+            tasks.push(tokio::spawn(write(jobs, store.clone(), watch.clone())));
         }
         let sweeper = tokio::spawn(sweep_and_purge(
             store.clone(),
-            Arc::clone(&metrics),
+            watch,
             notify_events,
             retention,
             stop.clone(),
@@ -137,10 +163,26 @@ impl LiveLedger {
         let job = Job {
             work: Work::Decided(recording),
             done: None,
+            settle: None,
         };
         if queue.try_send(job).is_err() {
             self.metrics.decisions_unrecorded.inc();
         }
+    }
+
+    /// Room for a decision about `key`'s stream, if its writer's queue has any: a quota
+    /// hands out a slot only to a decision the ledger will take.
+    pub fn room(&self, key: &RecordingKey) -> Option<Room<'_>> {
+        self.queue(key)?.try_reserve().ok().map(Room)
+    }
+
+    /// Hands over a decision in the room kept for it; `settle` is told once it is written.
+    pub fn record_in(&self, room: Room<'_>, recording: Recording, settle: Option<Arc<dyn Settle>>) {
+        room.0.send(Job {
+            work: Work::Decided(recording),
+            done: None,
+            settle,
+        });
     }
 
     /// Applies a lifecycle event and returns once it is committed.
@@ -156,6 +198,7 @@ impl LiveLedger {
         let job = Job {
             work: Work::Event(key, event, now),
             done: Some(done),
+            settle: None,
         };
         let outcome = match queue.try_send(job) {
             Ok(()) => match answer.await {
@@ -174,14 +217,29 @@ impl LiveLedger {
 
 /// The writer: waits for work, takes everything waiting (up to `MAX_BATCH`), applies it
 /// in one transaction, answers every job.
-async fn write(mut jobs: mpsc::Receiver<Job>, store: Store, metrics: Arc<Metrics>) {
+async fn write(mut jobs: mpsc::Receiver<Job>, store: Store, watch: Watch) {
+    let metrics = &watch.metrics;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (work, waiting): (Vec<Work>, Vec<_>) =
-            batch.drain(..).map(|job| (job.work, job.done)).unzip();
+        let mut work = Vec::with_capacity(batch.len());
+        let mut waiting = Vec::with_capacity(batch.len());
+        let mut settles = Vec::new();
+        for job in batch.drain(..) {
+            work.push(job.work);
+            waiting.push(job.done);
+            settles.extend(job.settle);
+        }
         let result = store::apply(&store, &work).await;
+        for settle in settles {
+            settle.settle();
+        }
         match &result {
-            Ok(outcomes) => count_files(&metrics, outcomes),
+            Ok(outcomes) => {
+                count_files(metrics, outcomes);
+                for freed in outcomes.iter().filter_map(|o| o.freed.as_ref()) {
+                    watch.ends.ended(freed);
+                }
+            }
             Err(error) => tracing::warn!(%error, jobs = work.len(), "ledger write failed"),
         }
         for (i, done) in waiting.into_iter().enumerate() {
@@ -217,7 +275,7 @@ pub const NO_RULE: &str = "none";
 /// `PURGE_INTERVAL`, purges old history.
 async fn sweep_and_purge(
     store: Store,
-    metrics: Arc<Metrics>,
+    watch: Watch,
     notify_events: bool,
     retention: Duration,
     stop: CancellationToken,
@@ -229,10 +287,15 @@ async fn sweep_and_purge(
             () = stop.cancelled() => return,
             _ = sweeps.tick() => {
                 match store::sweep(&store, notify_events, Timestamp::now()).await {
-                    Ok(ended) => log_ended(&ended),
+                    Ok(ended) => {
+                        log_ended(&ended);
+                        for end in ended.iter().filter(|e| e.recording.quota.is_some()) {
+                            watch.ends.ended(&end.recording);
+                        }
+                    }
                     Err(error) => tracing::warn!(%error, "ledger sweep failed"),
                 }
-                if let Err(error) = refresh_gauges(&store, &metrics).await {
+                if let Err(error) = refresh_gauges(&store, &watch.metrics).await {
                     tracing::debug!(%error, "cannot count active recordings");
                 }
             }

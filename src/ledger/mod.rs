@@ -72,6 +72,8 @@ pub struct Recording {
     pub state: State,
     /// The rule or override that decided it; `None` when recgate did not.
     pub rule: Option<String>,
+    /// The quota it counts toward, if any.
+    pub quota: Option<String>,
     /// The formats it was decided with; empty when unknown.
     pub formats: Vec<Format>,
     /// Its longest recording cycle, for staleness.
@@ -119,6 +121,30 @@ pub enum EndReason {
     NeverStarted,
     /// No sign of life for a cycle and `STALE_SLACK`.
     Stale,
+    /// An operator removed it.
+    Removed,
+}
+
+impl EndReason {
+    /// The name the store and the admin API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::PublishDone => "publish_done",
+            EndReason::NeverStarted => "never_started",
+            EndReason::Stale => "stale",
+            EndReason::Removed => "removed",
+        }
+    }
+
+    /// The reason named `name`; `PublishDone` for a name not known.
+    pub fn parse(name: &str) -> EndReason {
+        match name {
+            "never_started" => EndReason::NeverStarted,
+            "stale" => EndReason::Stale,
+            "removed" => EndReason::Removed,
+            _ => EndReason::PublishDone,
+        }
+    }
 }
 
 /// A recording that ended, and why.
@@ -201,13 +227,17 @@ pub fn step(
     };
     match event {
         Event::Unknown(_) => unchanged(Applied::Ignored, active),
-        Event::PublishDone => match active {
+        Event::PublishDone | Event::Removed => match active {
             Some(recording) => Step {
                 applied: Applied::Applied,
                 active: None,
                 ended: Some(Ended {
                     recording,
-                    reason: EndReason::PublishDone,
+                    reason: if *event == Event::Removed {
+                        EndReason::Removed
+                    } else {
+                        EndReason::PublishDone
+                    },
                     at: now,
                 }),
                 late: None,
@@ -303,6 +333,7 @@ impl Recording {
             key,
             state,
             rule: None,
+            quota: None,
             formats: Vec::new(),
             cycle: SignedDuration::from_secs(MAX_INTERVAL_SECS.into()),
             since: now,

@@ -29,7 +29,7 @@ pub const PURGE_BATCH: i64 = 5_000;
 macro_rules! recording_columns {
     () => {
         "id, domain, app, stream, state, rule, formats, cycle_secs, since, last_event, \
-         ingest_seen, recorded_seconds, files, ended_at, end_reason"
+         ingest_seen, recorded_seconds, files, ended_at, end_reason, quota"
     };
 }
 pub(super) use recording_columns;
@@ -52,8 +52,8 @@ const SELECT_ENDED: &str = concat!(
     AND ended_at IS NOT NULL AND ended_at >= $4 ORDER BY ended_at DESC LIMIT 1"
 );
 const INSERT_RECORDING: &str = "INSERT INTO recordings (domain, app, stream, state, rule, \
-    formats, cycle_secs, since, last_event, ingest_seen, recorded_seconds, files) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+    formats, cycle_secs, since, last_event, ingest_seen, recorded_seconds, files, quota) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
     ON CONFLICT (domain, app, stream) WHERE ended_at IS NULL DO NOTHING";
 const UPDATE_RECORDING: &str = "UPDATE recordings SET state = $2, last_event = $3, \
     ingest_seen = $4, recorded_seconds = $5, files = $6, ended_at = $7, end_reason = $8 \
@@ -72,6 +72,12 @@ const ADD_USAGE: &str = "INSERT INTO usage_buckets (bucket, domain, app, rule, s
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bucket, domain, app, rule) \
     DO UPDATE SET seconds = usage_buckets.seconds + excluded.seconds, \
     files = usage_buckets.files + excluded.files";
+const ADD_QUOTA_USAGE: &str = "INSERT INTO quota_usage (quota, bucket, seconds) \
+    VALUES ($1, $2, $3) ON CONFLICT (quota, bucket) \
+    DO UPDATE SET seconds = quota_usage.seconds + excluded.seconds";
+const PURGE_QUOTA_USAGE: &str = "DELETE FROM quota_usage WHERE bucket < $1";
+/// How long quota hours are kept at least: longer than any calendar month.
+pub const QUOTA_USAGE_KEPT: SignedDuration = SignedDuration::from_hours(62 * 24);
 const PURGE_BUCKETS: &str = "DELETE FROM usage_buckets WHERE bucket < $1";
 const PURGE_FILES: &str = "DELETE FROM recording_files WHERE uri IN (SELECT uri FROM \
     recording_files WHERE start_time < $1 LIMIT $2)";
@@ -93,6 +99,7 @@ macro_rules! insert_recording {
             .bind(r.ingest_seen)
             .bind(r.recorded_seconds)
             .bind(i64::try_from(r.files).unwrap_or(i64::MAX))
+            .bind(&r.quota)
             .execute($tx)
             .await?
             .rows_affected()
@@ -113,7 +120,7 @@ macro_rules! update_recording {
             .bind(r.recorded_seconds)
             .bind(i64::try_from(r.files).unwrap_or(i64::MAX))
             .bind(end.map(|(at, _)| at.as_millisecond()))
-            .bind(end.map(|(_, why)| reason_name(why)))
+            .bind(end.map(|(_, why)| why.as_str()))
             .execute($tx)
             .await?;
     }};
@@ -161,6 +168,7 @@ pub struct RecordingRow {
     files: i64,
     ended_at: Option<i64>,
     end_reason: Option<String>,
+    quota: Option<String>,
 }
 
 impl RecordingRow {
@@ -179,6 +187,7 @@ impl RecordingRow {
                 _ => State::Decided,
             },
             rule: self.rule.clone(),
+            quota: self.quota.clone(),
             formats: self
                 .formats
                 .as_deref()
@@ -205,14 +214,6 @@ impl RecordingRow {
     }
 }
 
-fn reason_name(reason: EndReason) -> &'static str {
-    match reason {
-        EndReason::PublishDone => "publish_done",
-        EndReason::NeverStarted => "never_started",
-        EndReason::Stale => "stale",
-    }
-}
-
 fn formats_text(formats: &[Format]) -> Option<String> {
     (!formats.is_empty()).then(|| {
         formats
@@ -231,6 +232,8 @@ pub struct Outcome {
     /// A file newly counted: the rule that decided its recording (`None` when recgate did
     /// not) and its seconds of content.
     pub counted: Option<(Option<String>, f64)>,
+    /// A recording that counted toward a quota and ended: its slot is free.
+    pub freed: Option<Recording>,
 }
 
 /// Applies `work`, in order, in one transaction; one outcome per item.
@@ -246,12 +249,13 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
         let mut outcomes = Vec::with_capacity(work.len());
         // Files counted in this batch, summed per usage bucket, written last in key order.
         let mut usage: BTreeMap<(i64, &str, &str, String), (f64, i64)> = BTreeMap::new();
+        let mut quota_usage: BTreeMap<(String, i64), f64> = BTreeMap::new();
         for item in work {
             let outcome = match item {
                 Work::Decided(recording) => {
                     let inserted = insert_recording!(&mut *tx, recording);
                     let applied = if inserted { Applied::Applied } else { Applied::Duplicate };
-                    Outcome { applied, counted: None }
+                    Outcome { applied, counted: None, freed: None }
                 }
                 Work::Event(key, event, now) => {
                     let active: Option<RecordingRow> = sqlx::query_as(select_active)
@@ -268,6 +272,7 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
                         _ => None,
                     };
                     let rule = active.as_ref().or(ended.as_ref()).and_then(|r| r.rule.clone());
+                    let quota = active.as_ref().or(ended.as_ref()).and_then(|r| r.quota.clone());
                     let fresh = match event {
                         Event::File(file) => insert_file!(&mut *tx, key, &rule, file, now),
                         _ => true,
@@ -294,11 +299,7 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
                     }
                     if let (Some(recording), Some(row)) = (&step.late, &ended) {
                         let end = row.ended_at().unwrap_or(*now);
-                        let reason = match row.end_reason() {
-                            Some("stale") => EndReason::Stale,
-                            Some("never_started") => EndReason::NeverStarted,
-                            _ => EndReason::PublishDone,
-                        };
+                        let reason = EndReason::parse(row.end_reason().unwrap_or_default());
                         update_recording!(&mut *tx, row.id, recording, Some((end, reason)));
                     }
                     let counted = match event {
@@ -310,11 +311,16 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
                             let sum = usage.entry(slot).or_insert((0.0, 0));
                             sum.0 += file.duration.max(0.0);
                             sum.1 += 1;
+                            if let Some(quota) = quota {
+                                *quota_usage.entry((quota, bucket)).or_insert(0.0) +=
+                                    file.duration.max(0.0);
+                            }
                             Some((rule, file.duration.max(0.0)))
                         }
                         _ => None,
                     };
-                    Outcome { applied: step.applied, counted }
+                    let freed = step.ended.filter(|e| e.recording.quota.is_some()).map(|e| e.recording);
+                    Outcome { applied: step.applied, counted, freed }
                 }
             };
             outcomes.push(outcome);
@@ -322,6 +328,11 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
         for ((bucket, domain, app, rule), (seconds, files)) in usage {
             sqlx::query(ADD_USAGE)
                 .bind(bucket).bind(domain).bind(app).bind(rule).bind(seconds).bind(files)
+                .execute(&mut *tx).await?;
+        }
+        for ((quota, bucket), seconds) in quota_usage {
+            sqlx::query(ADD_QUOTA_USAGE)
+                .bind(quota).bind(bucket).bind(seconds)
                 .execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -360,6 +371,10 @@ pub async fn sweep(
 /// Deletes ended recordings and files older than `before`, a batch at a time; returns
 /// how many rows went.
 pub async fn purge(store: &Store, before: Timestamp) -> Result<u64, StoreError> {
+    // A quota's hours of this month are kept whatever the retention.
+    let quota_usage_kept = Timestamp::now()
+        .checked_sub(QUOTA_USAGE_KEPT)
+        .unwrap_or(Timestamp::UNIX_EPOCH);
     let mut purged = 0;
     loop {
         let gone = on_pool!(store, pool => {
@@ -372,7 +387,10 @@ pub async fn purge(store: &Store, before: Timestamp) -> Result<u64, StoreError> 
             let buckets = sqlx::query(PURGE_BUCKETS)
                 .bind(before.as_second())
                 .execute(pool).await?.rows_affected();
-            recordings + files + buckets
+            let quota_buckets = sqlx::query(PURGE_QUOTA_USAGE)
+                .bind(before.min(quota_usage_kept).as_second())
+                .execute(pool).await?.rows_affected();
+            recordings + files + buckets + quota_buckets
         });
         purged += gone;
         if gone == 0 {

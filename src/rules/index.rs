@@ -202,15 +202,22 @@ impl RuleIndex {
     }
 
     /// The position of the first rule of `rules` (the slice the index was built from)
-    /// that matches `query`.
-    pub fn first_match(&self, rules: &[Rule], query: &Query, now: Timestamp) -> Option<usize> {
+    /// that matches `query` and that `accept` takes.
+    pub fn first_match(
+        &self,
+        rules: &[Rule],
+        query: &Query,
+        now: Timestamp,
+        mut accept: impl FnMut(&Rule) -> bool,
+    ) -> Option<usize> {
         let mut candidates = Candidates::new();
         self.gather(rules, query, &mut candidates);
         candidates.sort_unstable();
-        candidates
-            .into_iter()
-            .map(|id| id as usize)
-            .find(|&position| rules.get(position).is_some_and(|r| r.matches(query, now)))
+        candidates.into_iter().map(|id| id as usize).find(|&position| {
+            rules
+                .get(position)
+                .is_some_and(|r| r.matches(query, now) && accept(r))
+        })
     }
 
     /// Adds every rule whose key matches `query` to `out`.

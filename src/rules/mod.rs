@@ -34,6 +34,8 @@ pub struct RuleSet {
     index: RuleIndex,
     /// Positions of the shadow rules, ascending.
     shadows: Vec<usize>,
+    /// Whether any rule names a quota.
+    has_quotas: bool,
 }
 
 /// One rule's part in an explanation.
@@ -43,6 +45,8 @@ pub struct Step<'a> {
     pub rule: &'a Rule,
     /// What it did with the query.
     pub check: Check,
+    /// Its quota's check with its figures, when it names a quota and was checked.
+    pub quota: Option<String>,
 }
 
 /// What one rule did with a query, as explain shows it.
@@ -54,6 +58,8 @@ pub enum Check {
     ShadowMatch,
     /// It did not match, failing this condition first.
     NoMatch(Mismatch),
+    /// It matched, but its quota is full: the next rule decides. Says which and how full.
+    QuotaFull(String),
     /// An earlier rule (or an override) decided first.
     NotReached,
 }
@@ -65,6 +71,7 @@ impl Check {
             Check::Decides => "decides",
             Check::ShadowMatch => "shadow_match",
             Check::NoMatch(_) => "no_match",
+            Check::QuotaFull(_) => "quota_full",
             Check::NotReached => "not_reached",
         }
     }
@@ -78,6 +85,7 @@ impl std::fmt::Display for Check {
             Check::NoMatch(m) => {
                 write!(f, "no match: {} {:?} is not {}", m.field, m.value, m.wanted)
             }
+            Check::QuotaFull(why) => write!(f, "matches, but {why}: does not answer"),
             Check::NotReached => f.write_str("not reached: an earlier rule decided"),
         }
     }
@@ -88,17 +96,36 @@ impl RuleSet {
     pub fn new(rules: Vec<Rule>, default: Decision) -> RuleSet {
         let index = RuleIndex::build(&rules);
         let shadows = (0..rules.len()).filter(|&i| rules[i].shadow).collect();
+        let has_quotas = rules.iter().any(|rule| rule.quota.is_some());
         RuleSet {
             rules,
             default,
             index,
             shadows,
+            has_quotas,
         }
     }
 
     /// The position of the first live rule in file order that matches `query` at `now`.
     pub fn first_match(&self, query: &Query, now: Timestamp) -> Option<usize> {
-        self.index.first_match(&self.rules, query, now)
+        self.index.first_match(&self.rules, query, now, |_| true)
+    }
+
+    /// The same, skipping rules that match but that `accept` refuses (a rule whose quota
+    /// is full). `accept` is asked about matching rules only, in file order, until it
+    /// takes one.
+    pub fn first_accepted(
+        &self,
+        query: &Query,
+        now: Timestamp,
+        accept: impl FnMut(&Rule) -> bool,
+    ) -> Option<usize> {
+        self.index.first_match(&self.rules, query, now, accept)
+    }
+
+    /// Whether any rule names a quota.
+    pub fn has_quotas(&self) -> bool {
+        self.has_quotas
     }
 
     /// The same by a plain scan in file order: the reference the index is held to in tests
@@ -144,7 +171,11 @@ impl RuleSet {
                         None => Check::Decides,
                     },
                 };
-                Step { rule, check }
+                Step {
+                    rule,
+                    check,
+                    quota: None,
+                }
             })
             .collect()
     }

@@ -66,6 +66,9 @@ pub struct Rule {
     pub shadow: bool,
     /// When the rule applies; `None` is always.
     pub schedule: Option<Schedule>,
+    /// The position of its `[[quota]]` in the config: while that quota is full, the rule
+    /// does not match. `None`: no quota.
+    pub quota: Option<usize>,
 }
 
 /// The first condition of a rule that a query fails, for `explain`.

@@ -15,6 +15,7 @@ fn rule(name: &str, domain: Option<&str>, app: Option<&str>, stream: Option<&str
         decision: Decision::plain(true),
         shadow: false,
         schedule: None,
+        quota: None,
     }
 }
 
@@ -140,6 +141,7 @@ fn arbitrary_rule(index: usize) -> impl Strategy<Value = Rule> {
                 decision: Decision::plain(record),
                 shadow,
                 schedule: None,
+                quota: None,
             },
         )
 }

@@ -3,10 +3,11 @@
 
 use crate::config::{Config, Limits};
 use crate::http::{App, Edge, PublicPaths, admin_router, public_router};
-use crate::ledger::live::LiveLedger;
+use crate::ledger::live::{Ends, LiveLedger};
 use crate::overrides::{Overrides, StoreSpec};
 use crate::server::reload::{Reloader, StartedWith};
-use crate::service::{AppState, Security};
+use crate::quota::{self, QuotaBook};
+use crate::service::{AppState, Security, Stores};
 use crate::telemetry::metrics::Metrics;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -165,16 +166,29 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         .map_err(|e| anyhow::anyhow!("override store {}: {e}", overrides.store))?;
     let store = Arc::new(store);
     let mut tasks = store.spawn(&stop, overrides.resync_interval);
+    let quota_book = Arc::new(QuotaBook::default());
+    if !security.quotas.is_empty() && store.database().is_none() {
+        anyhow::bail!(
+            "[[quota]] counts recordings in the store, but the override store is off; give [overrides] a store"
+        );
+    }
     let ledger = match (lifecycle.is_on(), store.database()) {
         (true, Some(db)) => {
             let (ledger, ledger_tasks) = LiveLedger::start(
                 db.clone(),
                 Arc::clone(&metrics),
+                Arc::clone(&quota_book) as Arc<dyn Ends>,
                 lifecycle.notify_path.is_some(),
                 lifecycle.retention,
                 &stop,
             );
             tasks.extend(ledger_tasks);
+            tasks.push(tokio::spawn(quota::sync::run(
+                Arc::clone(&quota_book),
+                db.clone(),
+                Arc::clone(&metrics),
+                stop.clone(),
+            )));
             ledger
         }
         (true, None) => {
@@ -185,14 +199,12 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         }
         (false, _) => LiveLedger::off(Arc::clone(&metrics)),
     };
-    let state = AppState::with_stores(
-        rules,
-        security,
-        source.clone(),
-        metrics,
-        Arc::clone(&store),
-        Arc::new(ledger),
-    );
+    let stores = Stores {
+        overrides: Arc::clone(&store),
+        ledger: Arc::new(ledger),
+        quotas: quota_book,
+    };
+    let state = AppState::with_stores(rules, security, source.clone(), metrics, stores);
     let drain = server.drain_timeout;
 
     let limits = server.limits;

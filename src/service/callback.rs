@@ -10,7 +10,10 @@ use crate::auth::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, 
 use crate::ledger::{self, RecordingKey};
 use crate::query::Query;
 use crate::telemetry::metrics::{ReasonLabels, RuleLabels};
-use crate::verdict::{self, DecidedBy};
+use crate::ledger::live::Settle;
+use crate::quota::QuotaGate;
+use crate::verdict::{self, DecidedBy, Gate, Unlimited};
+use std::sync::Arc;
 use bytes::Bytes;
 use jiff::Timestamp;
 use std::time::Instant;
@@ -97,7 +100,22 @@ pub fn answer(
     let overrides = state.overrides();
     let snapshot = overrides.any().then(|| overrides.snapshot());
     let snapshot = snapshot.as_ref().map(|set| &***set);
-    let verdict = verdict::decide(&live.rule_set, snapshot, &query, now);
+    let ledger = state.ledger();
+    // With quotas, the stream's key and a room in the ledger's queue come first: a slot
+    // is only handed to a decision the ledger will write.
+    let quota_key = live
+        .rule_set
+        .has_quotas()
+        .then(|| RecordingKey::of_query(&query));
+    let room = quota_key.as_ref().and_then(|key| ledger.room(key));
+    let gate = quota_key
+        .as_ref()
+        .map(|key| QuotaGate::new(&live.quotas, key, room.is_some()));
+    let gate_ref: &dyn Gate = match &gate {
+        Some(gate) => gate,
+        None => &Unlimited,
+    };
+    let verdict = verdict::decide(&live.rule_set, snapshot, &query, now, gate_ref);
     let now_ms = u64::try_from(now.as_millisecond()).unwrap_or_default();
     match verdict.by {
         DecidedBy::Override(item) => {
@@ -113,10 +131,22 @@ pub fn answer(
     }
     // Written after the answer, never waited on: a lost one is recreated by the stream's
     // first lifecycle event.
-    if verdict.decision.record() && state.ledger().is_on() {
-        let key = RecordingKey::of_query(&query);
-        if let Some(recording) = ledger::decided(key, verdict.rule_name(), verdict.decision, now) {
-            state.ledger().record_decision(recording);
+    if verdict.decision.record() && ledger.is_on() {
+        let key = quota_key
+            .clone()
+            .unwrap_or_else(|| RecordingKey::of_query(&query));
+        if let Some(mut recording) =
+            ledger::decided(key, verdict.rule_name(), verdict.decision, now)
+        {
+            let taken = gate.as_ref().and_then(QuotaGate::taken);
+            recording.quota = taken.map(|(quota, _)| quota.spec().name.clone());
+            let settle = taken
+                .filter(|(_, token)| *token)
+                .map(|(quota, _)| Arc::clone(quota) as Arc<dyn Settle>);
+            match room {
+                Some(room) => ledger.record_in(room, recording, settle),
+                None => ledger.record_decision(recording),
+            }
         }
     }
     if let Some((index, shadow)) = verdict.shadow {

@@ -4,4 +4,4 @@
 pub mod callback;
 mod state;
 
-pub use state::{AppState, LiveConfig, Security};
+pub use state::{AppState, LiveConfig, Security, Stores};

@@ -7,6 +7,7 @@ use crate::config::{Config, ConfigSource};
 use crate::ledger::DomainMap;
 use crate::ledger::live::LiveLedger;
 use crate::overrides::{OVERRIDE_RULE_NAME, Overrides};
+use crate::quota::{Quota, QuotaBook, QuotaSpec};
 use crate::rules::{DEFAULT_RULE_NAME, RuleSet};
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
@@ -32,6 +33,8 @@ pub struct LiveConfig {
     pub notify_auth: Option<Verifier>,
     /// `[platform] ingest_domains` from that file.
     pub domains: DomainMap,
+    /// `[[quota]]` from that file, live, in file order: a rule's `quota` is a position here.
+    pub quotas: Arc<Vec<Arc<Quota>>>,
     /// One decision counter per rule, in rule order, then one for the default.
     hits: Vec<Counter>,
     /// When each rule (then the default) last decided or, for a shadow rule, would have:
@@ -47,6 +50,7 @@ impl LiveConfig {
         security: Security,
         source: ConfigSource,
         metrics: &Metrics,
+        book: &QuotaBook,
     ) -> LiveConfig {
         let hits = rule_set
             .rules()
@@ -65,6 +69,7 @@ impl LiveConfig {
             ingest_auth: security.ingest_auth,
             notify_auth: security.notify_auth,
             domains: security.domains,
+            quotas: book.install(&security.quotas),
             hits,
             last_hit,
         }
@@ -113,6 +118,8 @@ pub struct Security {
     pub notify_auth: Option<Verifier>,
     /// Ingest domain to streaming domain.
     pub domains: DomainMap,
+    /// The quotas streams are checked against.
+    pub quotas: Vec<QuotaSpec>,
 }
 
 impl Security {
@@ -124,8 +131,20 @@ impl Security {
             ingest_auth: config.lifecycle.ingest_auth.clone(),
             notify_auth: config.lifecycle.notify_auth.clone(),
             domains: config.lifecycle.domains.clone(),
+            quotas: config.quotas.clone(),
         }
     }
+}
+
+/// What the server keeps outside the config: the overrides, the recording ledger and
+/// the quotas' slots.
+pub struct Stores {
+    /// The runtime overrides.
+    pub overrides: Arc<Overrides>,
+    /// The recording ledger.
+    pub ledger: Arc<LiveLedger>,
+    /// The quotas, kept across reloads by name.
+    pub quotas: Arc<QuotaBook>,
 }
 
 /// What every handler shares; one `Arc`, so handing it to a handler is one atomic add.
@@ -138,6 +157,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     overrides: Arc<Overrides>,
     ledger: Arc<LiveLedger>,
+    quota_book: Arc<QuotaBook>,
     /// The decision counters of overrides, by `NeedRecord`.
     override_hits: [Counter; 2],
 }
@@ -153,20 +173,28 @@ impl AppState {
             auth,
             ..Security::default()
         };
-        AppState::with_stores(rules, security, source, metrics, overrides, ledger)
+        let stores = Stores {
+            overrides,
+            ledger,
+            quotas: Arc::default(),
+        };
+        AppState::with_stores(rules, security, source, metrics, stores)
     }
 
-    /// State serving `rules`, `overrides` and the recording `ledger`, reporting to
-    /// `metrics`.
+    /// State serving `rules` with `stores`, reporting to `metrics`.
     pub fn with_stores(
         rules: RuleSet,
         security: Security,
         source: ConfigSource,
         metrics: Arc<Metrics>,
-        overrides: Arc<Overrides>,
-        ledger: Arc<LiveLedger>,
+        stores: Stores,
     ) -> AppState {
-        let live = LiveConfig::new(rules, security, source, &metrics);
+        let Stores {
+            overrides,
+            ledger,
+            quotas: quota_book,
+        } = stores;
+        let live = LiveConfig::new(rules, security, source, &metrics, &quota_book);
         publish(&metrics, &live);
         let override_hits = [false, true].map(|r| metrics.decision_counter(OVERRIDE_RULE_NAME, r));
         AppState(Arc::new(Shared {
@@ -175,8 +203,14 @@ impl AppState {
             metrics,
             overrides,
             ledger,
+            quota_book,
             override_hits,
         }))
+    }
+
+    /// The quotas, kept across reloads.
+    pub fn quota_book(&self) -> &Arc<QuotaBook> {
+        &self.0.quota_book
     }
 
     /// The recording ledger.
@@ -212,7 +246,7 @@ impl AppState {
     /// Replaces the live config whole: each request sees the old or the new one, never a
     /// mix.
     pub fn swap_live(&self, rules: RuleSet, security: Security, source: ConfigSource) {
-        let live = LiveConfig::new(rules, security, source, &self.0.metrics);
+        let live = LiveConfig::new(rules, security, source, &self.0.metrics, &self.0.quota_book);
         publish(&self.0.metrics, &live);
         self.0.live.store(Arc::new(live));
     }

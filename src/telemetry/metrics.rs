@@ -107,6 +107,13 @@ pub struct StateLabels {
     pub state: &'static str,
 }
 
+/// Labels naming one quota.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QuotaLabels {
+    /// The quota's name.
+    pub quota: String,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: &'static str,
@@ -168,6 +175,16 @@ pub struct Metrics {
     /// On-demand decisions not written to the ledger (queue full or store down); the
     /// stream's first lifecycle event recreates the entry.
     pub decisions_unrecorded: Counter,
+    /// Each quota's recordings in progress across the fleet, as of the last sync.
+    pub quota_active: Family<QuotaLabels, Gauge>,
+    /// Each quota's `max_active`.
+    pub quota_max_active: Family<QuotaLabels, Gauge>,
+    /// Each quota's hours recorded this month, as of the last sync.
+    pub quota_hours: Family<QuotaLabels, Gauge<f64, AtomicU64>>,
+    /// Each quota's `monthly_hours`.
+    pub quota_monthly_hours: Family<QuotaLabels, Gauge<f64, AtomicU64>>,
+    /// Streams each quota refused on this replica (or, in shadow mode, would have).
+    pub quota_refused: Family<QuotaLabels, Counter>,
 }
 
 impl Metrics {
@@ -310,8 +327,43 @@ impl Metrics {
             "On-demand decisions not written to the recording ledger",
             decisions_unrecorded.clone(),
         );
+        let quota_active = Family::<QuotaLabels, Gauge>::default();
+        registry.register(
+            "recgate_quota_active",
+            "Recordings in progress counting toward each quota, across the fleet",
+            quota_active.clone(),
+        );
+        let quota_max_active = Family::<QuotaLabels, Gauge>::default();
+        registry.register(
+            "recgate_quota_max_active",
+            "Each quota's max_active",
+            quota_max_active.clone(),
+        );
+        let quota_hours = Family::<QuotaLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "recgate_quota_hours",
+            "Hours recorded this calendar month under each quota, across the fleet",
+            quota_hours.clone(),
+        );
+        let quota_monthly_hours = Family::<QuotaLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "recgate_quota_monthly_hours",
+            "Each quota's monthly_hours",
+            quota_monthly_hours.clone(),
+        );
+        let quota_refused = Family::<QuotaLabels, Counter>::default();
+        registry.register(
+            "recgate_quota_refused",
+            "Streams each quota refused on this replica (in shadow mode: would have refused)",
+            quota_refused.clone(),
+        );
         Metrics {
             registry,
+            quota_active,
+            quota_max_active,
+            quota_hours,
+            quota_monthly_hours,
+            quota_refused,
             lifecycle_events,
             recordings_active,
             recorded_seconds,
@@ -342,6 +394,34 @@ impl Metrics {
                 need_record,
             })
             .clone()
+    }
+
+    /// Shows a quota's figures: its cap and budget, what is used, and what this replica
+    /// refused so far (`refused_here`, a running total).
+    pub fn show_quota(
+        &self,
+        spec: &crate::quota::QuotaSpec,
+        figures: &crate::quota::QuotaFigures,
+        refused_here: u64,
+    ) {
+        let labels = QuotaLabels {
+            quota: spec.name.clone(),
+        };
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.quota_active
+            .get_or_create(&labels)
+            .set(as_i64(figures.active));
+        if let Some(max) = spec.max_active {
+            self.quota_max_active.get_or_create(&labels).set(as_i64(max));
+        }
+        self.quota_hours
+            .get_or_create(&labels)
+            .set(figures.seconds_at(jiff::Timestamp::now()) / 3600.0);
+        if let Some(hours) = spec.monthly_hours {
+            self.quota_monthly_hours.get_or_create(&labels).set(hours);
+        }
+        let refused = self.quota_refused.get_or_create(&labels);
+        refused.inc_by(refused_here.saturating_sub(refused.get()));
     }
 
     /// Counts a reload outcome.

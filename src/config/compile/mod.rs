@@ -5,6 +5,7 @@
 
 mod auth;
 mod lifecycle;
+mod quotas;
 mod read;
 mod rules;
 mod server;
@@ -14,6 +15,7 @@ use super::error::Problem;
 use super::file::{RawConfig, RawDecision, RawRule};
 use super::pieces;
 use super::{Config, ConfigSource};
+use crate::overrides::StoreSpec;
 use crate::rules::RuleSet;
 use serde::Deserialize;
 
@@ -72,7 +74,25 @@ pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>>
         server.as_ref().map(|s| s.callback_path.as_str()),
         &mut problems,
     );
-    let rules = rules::compile_rules(raw.rule, &mut problems);
+    let quotas = quotas::compile_quotas(raw.quota, &mut problems);
+    let rules = rules::compile_rules(raw.rule, &quotas, &mut problems);
+    if !quotas.is_empty() {
+        let lifecycle_on = lifecycle.as_ref().is_none_or(|l| l.is_on());
+        if !lifecycle_on {
+            problems.add(
+                "[[quota]]",
+                None,
+                "a quota counts recordings from the platform's lifecycle events: set [lifecycle] ingest_path, notify_path or both",
+            );
+        }
+        if matches!(overrides.as_ref().map(|o| &o.store), Some(StoreSpec::Off)) {
+            problems.add(
+                "[[quota]]",
+                None,
+                "a quota counts recordings in the store: [overrides] store must not be \"off\"",
+            );
+        }
+    }
     match (server, admin, overrides, auth, default, lifecycle) {
         (
             Some(server),
@@ -89,6 +109,7 @@ pub fn compile(text: &str, source: ConfigSource) -> Result<Config, Vec<Problem>>
             lifecycle,
             platform_formats: platform_formats.flatten(),
             rules: RuleSet::new(rules, default),
+            quotas,
             source,
         }),
         _ => Err(problems.list),

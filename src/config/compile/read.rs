@@ -3,7 +3,7 @@
 
 use super::Problems;
 use crate::config::error::Problem;
-use crate::config::file::{RawConfig, RawDecision, RawRule};
+use crate::config::file::{RawConfig, RawDecision, RawQuota, RawRule};
 use serde::Deserialize;
 
 /// Reads the file section by section and rule by rule, naming the place of every problem
@@ -11,13 +11,25 @@ use serde::Deserialize;
 pub(super) fn read_by_table(text: &str) -> Result<RawConfig, Vec<Problem>> {
     let table: toml::Table = text.parse().map_err(|e| vec![syntax_problem(text, &e)])?;
     let mut problems = Problems::new();
-    let raw = deserialize_table::<RawConfig<toml::Table, toml::Table>>(table, "", &mut problems)
+    let raw = deserialize_table::<RawConfig<toml::Table, toml::Table, toml::Table>>(
+        table,
+        "",
+        &mut problems,
+    )
         .ok_or_else(|| std::mem::take(&mut problems.list))?;
     let default = deserialize_table::<RawDecision>(raw.default, "[default]", &mut problems);
     let mut rules = Vec::with_capacity(raw.rule.len());
     for (index, table) in raw.rule.into_iter().enumerate() {
         let place = rule_place(&table, index);
         rules.extend(deserialize_table::<RawRule>(table, &place, &mut problems));
+    }
+    let mut quotas = Vec::with_capacity(raw.quota.len());
+    for (index, table) in raw.quota.into_iter().enumerate() {
+        let place = match table.get("name").and_then(toml::Value::as_str) {
+            Some(name) => format!("quota {name:?}"),
+            None => format!("quota #{}", index + 1),
+        };
+        quotas.extend(deserialize_table::<RawQuota>(table, &place, &mut problems));
     }
     match default {
         Some(default) if problems.list.is_empty() => Ok(RawConfig {
@@ -29,6 +41,7 @@ pub(super) fn read_by_table(text: &str) -> Result<RawConfig, Vec<Problem>> {
             lifecycle: raw.lifecycle,
             default,
             rule: rules,
+            quota: quotas,
         }),
         _ => Err(problems.list),
     }

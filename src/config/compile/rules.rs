@@ -9,12 +9,17 @@ use crate::decision::{
     Decision, DecisionProblem, Format, IntervalSpec, check_decision, check_formats,
 };
 use crate::query::Codec;
+use crate::quota::QuotaSpec;
 use crate::rules::{BitrateRange, Pattern, Rule, Schedule};
 use rayon::prelude::*;
 use std::collections::HashSet;
 
 /// Compiles every rule on every core, keeping file order for rules and problems alike.
-pub(super) fn compile_rules(raw: Vec<RawRule>, problems: &mut Problems) -> Vec<Rule> {
+pub(super) fn compile_rules(
+    raw: Vec<RawRule>,
+    quotas: &[QuotaSpec],
+    problems: &mut Problems,
+) -> Vec<Rule> {
     let mut names = HashSet::with_capacity(raw.len());
     let duplicate: Vec<bool> = raw.iter().map(|r| !names.insert(r.name.as_str())).collect();
     let compiled: Vec<(Option<Rule>, Vec<Problem>)> = raw
@@ -30,7 +35,7 @@ pub(super) fn compile_rules(raw: Vec<RawRule>, problems: &mut Problems) -> Vec<R
                     "duplicate rule name; names must be unique",
                 );
             }
-            (compile_rule(&place, raw_rule, &mut mine), mine.list)
+            (compile_rule(&place, raw_rule, quotas, &mut mine), mine.list)
         })
         .collect();
     let mut rules = Vec::with_capacity(compiled.len());
@@ -41,7 +46,12 @@ pub(super) fn compile_rules(raw: Vec<RawRule>, problems: &mut Problems) -> Vec<R
     rules
 }
 
-fn compile_rule(place: &str, raw: RawRule, problems: &mut Problems) -> Option<Rule> {
+fn compile_rule(
+    place: &str,
+    raw: RawRule,
+    quotas: &[QuotaSpec],
+    problems: &mut Problems,
+) -> Option<Rule> {
     let before = problems.list.len();
     if raw.name.trim().is_empty() {
         problems.add(place, Some("name"), "must not be empty");
@@ -97,6 +107,10 @@ fn compile_rule(place: &str, raw: RawRule, problems: &mut Problems) -> Option<Ru
         raw.interval.as_ref(),
         problems,
     );
+    let quota = raw
+        .quota
+        .as_deref()
+        .and_then(|name| compile_quota_key(place, name, &raw, shadow, quotas, problems));
     if problems.list.len() > before {
         return None;
     }
@@ -110,7 +124,43 @@ fn compile_rule(place: &str, raw: RawRule, problems: &mut Problems) -> Option<Ru
         decision: decision?,
         shadow,
         schedule,
+        quota,
     })
+}
+
+/// The position of the quota a rule names.
+fn compile_quota_key(
+    place: &str,
+    name: &str,
+    raw: &RawRule,
+    shadow: bool,
+    quotas: &[QuotaSpec],
+    problems: &mut Problems,
+) -> Option<usize> {
+    let Some(position) = quotas.iter().position(|q| q.name == name) else {
+        let known: Vec<&str> = quotas.iter().map(|q| q.name.as_str()).collect();
+        let known = if known.is_empty() {
+            "there is no [[quota]]".to_owned()
+        } else {
+            format!("the quotas are {}", known.join(", "))
+        };
+        problems.add(place, Some("quota"), format!("no [[quota]] named {name:?}; {known}"));
+        return None;
+    };
+    if shadow {
+        problems.add(
+            place,
+            Some("quota"),
+            "a shadow rule never answers, so it takes no slot; to try a quota, give the quota mode = \"shadow\"",
+        );
+    } else if !raw.record {
+        problems.add(
+            place,
+            Some("quota"),
+            "a rule with record = false records nothing to count",
+        );
+    }
+    Some(position)
 }
 
 fn compile_pattern(
