@@ -16,7 +16,7 @@ use recgate::overrides::{Override, OverrideKey, OverrideSet};
 use recgate::query::Query;
 use recgate::rules::RuleSet;
 use recgate::service::AppState;
-use recgate::verdict::decide;
+use recgate::verdict::{Unlimited, decide};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
@@ -49,17 +49,23 @@ fn evaluate(c: &mut Criterion) {
             let miss = Query::parse(&query_missing());
             let now = Timestamp::now();
             assert_eq!(
-                decide(&rules, None, &hit, now).rule_name(),
+                decide(&rules, None, &hit, now, &Unlimited).rule_name(),
                 format!("rule-{}", n - 1),
                 "the benchmark query hits the last rule"
             );
             group.bench_with_input(BenchmarkId::new(format!("{name}/hit"), n), &hit, |b, q| {
-                b.iter(|| black_box(decide(&rules, None, black_box(q), now).rule_index()))
+                b.iter(|| {
+                    black_box(decide(&rules, None, black_box(q), now, &Unlimited).rule_index())
+                })
             });
             group.bench_with_input(
                 BenchmarkId::new(format!("{name}/miss"), n),
                 &miss,
-                |b, q| b.iter(|| black_box(decide(&rules, None, black_box(q), now).rule_index())),
+                |b, q| {
+                    b.iter(|| {
+                        black_box(decide(&rules, None, black_box(q), now, &Unlimited).rule_index())
+                    })
+                },
             );
             if n <= 1_000 || shape == Shape::Exact {
                 group.bench_with_input(

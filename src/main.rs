@@ -1,10 +1,10 @@
 //! The `recgate` binary: parse the command line and hand over to the library.
 
 use clap::Parser;
-use recgate::quota::QuotaSnapshot;
 use recgate::cli::{Cli, Command};
 use recgate::cli::{client, commands, ledger, probe};
 use recgate::config::{Config, ConfigError};
+use recgate::quota::QuotaSnapshot;
 use recgate::{server, telemetry};
 use std::process::ExitCode;
 
@@ -76,7 +76,10 @@ fn main() -> ExitCode {
                         "recgate: store not read ({}: {error}); rules only, quotas empty",
                         config.overrides.store
                     );
-                    (Default::default(), vec![Default::default(); config.quotas.len()])
+                    (
+                        Default::default(),
+                        vec![Default::default(); config.quotas.len()],
+                    )
                 }
                 Err(code) => return code,
             };

@@ -284,7 +284,13 @@ mod tests {
             ("", 0, "default", Some(false), None),
         ];
         for (raw, second, by, record, shadow) in cases {
-            let verdict = decide(&rules, Some(&overrides), &Query::parse(raw), at(second), &Unlimited);
+            let verdict = decide(
+                &rules,
+                Some(&overrides),
+                &Query::parse(raw),
+                at(second),
+                &Unlimited,
+            );
             assert_eq!(verdict.rule_name(), by, "what decides {raw:?} at {second}");
             assert_eq!(Some(verdict.decision.record()), record, "answer to {raw:?}");
             assert_eq!(verdict.shadow_name(), shadow, "shadow of {raw:?}");
@@ -309,7 +315,13 @@ mod tests {
             vec![rule("edu", Some("edu"), None, false)],
             Decision::plain(false),
         );
-        let verdict = decide(&rules, None, &Query::parse("app=news"), Timestamp::now(), &Unlimited);
+        let verdict = decide(
+            &rules,
+            None,
+            &Query::parse("app=news"),
+            Timestamp::now(),
+            &Unlimited,
+        );
         assert_eq!(verdict.rule_name(), DEFAULT_RULE_NAME);
         assert!(verdict.rule().is_none(), "no rule object for the default");
         assert!(!verdict.decision.record(), "default says do not record");
@@ -323,7 +335,13 @@ mod tests {
         );
         let overrides = OverrideSet::new([pinned("", "s", false, None)]);
         let query = Query::parse("app=edu&stream=s");
-        let explained = explain(&rules, Some(&overrides), &query, Timestamp::UNIX_EPOCH, &Unlimited);
+        let explained = explain(
+            &rules,
+            Some(&overrides),
+            &query,
+            Timestamp::UNIX_EPOCH,
+            &Unlimited,
+        );
         assert_eq!(explained.verdict.rule_name(), "override");
         assert_eq!(explained.by_rules.rule_name(), "courses");
         let checks: Vec<&str> = explained.steps.iter().map(|s| s.check.code()).collect();
@@ -371,23 +389,46 @@ mod tests {
             asked: Default::default(),
         };
         let open = gate(vec![false, false]);
-        assert_eq!(decide(&rules, None, &query, at0(), &open).rule_name(), "premium");
-        assert_eq!(*open.asked.borrow(), [("admit", 0)], "one quota asked, once");
+        assert_eq!(
+            decide(&rules, None, &query, at0(), &open).rule_name(),
+            "premium"
+        );
+        assert_eq!(
+            *open.asked.borrow(),
+            [("admit", 0)],
+            "one quota asked, once"
+        );
         let first_full = gate(vec![true, false]);
-        assert_eq!(decide(&rules, None, &query, at0(), &first_full).rule_name(), "fallback");
+        assert_eq!(
+            decide(&rules, None, &query, at0(), &first_full).rule_name(),
+            "fallback"
+        );
         let both_full = gate(vec![true, true]);
-        assert_eq!(decide(&rules, None, &query, at0(), &both_full).rule_name(), DEFAULT_RULE_NAME);
+        assert_eq!(
+            decide(&rules, None, &query, at0(), &both_full).rule_name(),
+            DEFAULT_RULE_NAME
+        );
         // Not asked about rules that do not match on their conditions.
         let other = gate(vec![true, true]);
         let _ = decide(&rules, None, &Query::parse("app=news"), at0(), &other);
         assert!(other.asked.borrow().is_empty());
         // Explain names the quota that refused, with its figures.
         let explained = explain(&rules, None, &query, at0(), &gate(vec![true, false]));
-        let checks: Vec<String> = explained.steps.iter().map(|s| s.check.to_string()).collect();
-        assert_eq!(checks[0], "matches, but quota 0 full: 1/1 active: does not answer");
+        let checks: Vec<String> = explained
+            .steps
+            .iter()
+            .map(|s| s.check.to_string())
+            .collect();
+        assert_eq!(
+            checks[0],
+            "matches, but quota 0 full: 1/1 active: does not answer"
+        );
         assert_eq!(explained.steps[0].check.code(), "quota_full");
         assert_eq!(explained.steps[1].check, Check::Decides);
-        assert_eq!(explained.steps[1].quota.as_deref(), Some("quota 1 full: 1/1 active"));
+        assert_eq!(
+            explained.steps[1].quota.as_deref(),
+            Some("quota 1 full: 1/1 active")
+        );
         // An override records even when the quota is full, and counts toward it.
         let overrides = OverrideSet::new([pinned("edu", "s", true, None)]);
         let counted = gate(vec![true, true]);

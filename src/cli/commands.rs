@@ -92,7 +92,12 @@ pub async fn load_store(
     settings: &OverrideSettings,
     quotas: &[QuotaSpec],
 ) -> Result<(OverrideSet, Vec<QuotaFigures>), StoreError> {
-    let empty = || (OverrideSet::default(), vec![QuotaFigures::default(); quotas.len()]);
+    let empty = || {
+        (
+            OverrideSet::default(),
+            vec![QuotaFigures::default(); quotas.len()],
+        )
+    };
     if let StoreSpec::Sqlite(path) = &settings.store
         && !path.exists()
     {

@@ -11,10 +11,12 @@ use std::fmt;
 /// The platform's own cap on what it reads, in bytes.
 pub const PLATFORM_BODY_CAP: usize = 2048;
 
-/// One warning about one rule (or the default).
+/// One warning about one rule (or the default), or one quota.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
-    /// The rule's name, or `default`.
+    /// `rule` or `quota`.
+    pub kind: &'static str,
+    /// The rule's name (or `default`), or the quota's.
     pub rule: String,
     /// What is likely wrong.
     pub message: String,
@@ -22,7 +24,7 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rule {:?}: {}", self.rule, self.message)
+        write!(f, "{} {:?}: {}", self.kind, self.rule, self.message)
     }
 }
 
@@ -32,6 +34,7 @@ pub fn lint(config: &Config) -> Vec<Warning> {
     let mut warnings = Vec::new();
     let mut warn = |rule: &str, message: String| {
         warnings.push(Warning {
+            kind: "rule",
             rule: rule.to_owned(),
             message,
         })
@@ -47,7 +50,8 @@ pub fn lint(config: &Config) -> Vec<Warning> {
                 ),
             );
         }
-        if !rule.shadow {
+        // A rule with a quota does not hide the rules after it: they answer when it is full.
+        if !rule.shadow && rule.quota.is_none() {
             earlier.insert(i, rule);
         }
         for (field, pattern) in [
@@ -108,6 +112,63 @@ pub fn lint(config: &Config) -> Vec<Warning> {
                     );
                 }
             }
+        }
+    }
+    warnings.extend(quota_warnings(config));
+    warnings
+}
+
+/// Quotas that count nothing, or whose full state falls to the default.
+fn quota_warnings(config: &Config) -> Vec<Warning> {
+    let rules = config.rules.rules();
+    let lifecycle = &config.lifecycle;
+    let mut warnings = Vec::new();
+    let mut warn = |kind, name: &str, message: String| {
+        warnings.push(Warning {
+            kind,
+            rule: name.to_owned(),
+            message,
+        })
+    };
+    for (i, quota) in config.quotas.iter().enumerate() {
+        if !rules.iter().any(|rule| rule.quota == Some(i)) {
+            warn(
+                "quota",
+                &quota.name,
+                "no rule names it, so it limits nothing".into(),
+            );
+        }
+        if quota.max_active.is_some() && lifecycle.ingest_path.is_none() {
+            warn(
+                "quota",
+                &quota.name,
+                "max_active without [lifecycle] ingest_path: no publish_done frees a slot, so a recording holds its slot until it goes stale".into(),
+            );
+        }
+        if quota.monthly_hours.is_some() && lifecycle.notify_path.is_none() {
+            warn(
+                "quota",
+                &quota.name,
+                "monthly_hours without [lifecycle] notify_path: no file event arrives, so no hour is ever counted".into(),
+            );
+        }
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(quota) = rule.quota else {
+            continue;
+        };
+        let answered = rules[i + 1..]
+            .iter()
+            .any(|later| !later.shadow && later.quota != Some(quota) && covers(later, rule));
+        if !answered {
+            let name = config.quotas.get(quota).map_or("", |q| q.name.as_str());
+            warn(
+                "rule",
+                &rule.name,
+                format!(
+                    "when quota {name:?} is full, no later rule answers every stream it matches, so the default answers them; add a fallback rule after it (record = false, or a cheaper quota)"
+                ),
+            );
         }
     }
     warnings

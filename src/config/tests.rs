@@ -1,6 +1,6 @@
 use super::*;
 use crate::query::Query;
-use crate::verdict::{decide, explain};
+use crate::verdict::{Unlimited, decide, explain};
 use jiff::Timestamp;
 
 fn load(text: &str) -> Result<Config, ConfigError> {
@@ -57,7 +57,7 @@ interval = { mp4 = 3600, m3u8 = 600 }
     .expect("loads");
     let query =
         Query::parse("domain=LIVE.example.com&app=edu&stream=course-7&codec=H265&vbitrate=2500");
-    let verdict = decide(&config.rules, None, &query, Timestamp::now());
+    let verdict = decide(&config.rules, None, &query, Timestamp::now(), &Unlimited);
     assert_eq!(verdict.rule_name(), "hevc-courses");
     assert_eq!(
         verdict.decision.body(),
@@ -273,7 +273,7 @@ fn a_scheduled_rule_matches_only_inside_its_windows() {
     let at = |instant: &str| {
         let query = Query::parse("app=x");
         let now = instant.parse().expect("instant");
-        decide(&config.rules, None, &query, now)
+        decide(&config.rules, None, &query, now, &Unlimited)
             .rule_name()
             .to_owned()
     };
@@ -286,7 +286,7 @@ fn a_scheduled_rule_matches_only_inside_its_windows() {
     );
     let query = Query::parse("app=x");
     let now = "2026-11-24T12:00:00Z".parse().expect("instant");
-    let steps = explain(&config.rules, None, &query, now).steps;
+    let steps = explain(&config.rules, None, &query, now, &Unlimited).steps;
     let reason = steps[0].check.to_string();
     assert!(
         reason.contains("schedule") && reason.contains("Tuesday 2026-11-24T20:00:00"),

@@ -2,10 +2,10 @@
 //! bearer-token check in front of them.
 
 use super::error::ApiError;
-use crate::quota::QuotaPeek;
 use crate::decision::{Decision, Format, Interval};
 use crate::overrides::{OverrideView, raw_json};
 use crate::query::Query;
+use crate::quota::QuotaPeek;
 use crate::rules::{Check, Pattern, Rule};
 use crate::service::AppState;
 use crate::telemetry::metrics::CONTENT_TYPE;

@@ -59,6 +59,12 @@ pub enum ApiError {
     /// The recording ledger cannot take the event now; the platform retries.
     #[error("{0}")]
     LedgerUnavailable(String),
+    /// A method other than GET or DELETE on `/recordings`.
+    #[error("method not allowed; use GET or DELETE")]
+    GetOrDeleteOnly,
+    /// `DELETE /recordings` of a stream with no recording in progress.
+    #[error("no recording in progress has this domain, app and stream")]
+    RecordingNotFound,
     /// Handling the request failed inside the server (a panic, caught).
     #[error("the server failed to handle this request; see its log")]
     Internal,
@@ -105,7 +111,8 @@ impl ApiError {
             ApiError::OverrideNotFound => StatusCode::NOT_FOUND,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::InvalidEvent(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
-            ApiError::PostOnly => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PostOnly | ApiError::GetOrDeleteOnly => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RecordingNotFound => StatusCode::NOT_FOUND,
             ApiError::LedgerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Write(error) => match **error {
                 WriteError::TooMany => StatusCode::CONFLICT,
@@ -129,7 +136,8 @@ impl ApiError {
             ApiError::Internal => "internal",
             ApiError::InvalidEvent(_) => "invalid_event",
             ApiError::InvalidQuery(_) => "invalid_query",
-            ApiError::PostOnly => "method_not_allowed",
+            ApiError::PostOnly | ApiError::GetOrDeleteOnly => "method_not_allowed",
+            ApiError::RecordingNotFound => "recording_not_found",
             ApiError::LedgerUnavailable(_) => "ledger_unavailable",
             ApiError::Write(error) => match **error {
                 WriteError::TooMany => "too_many_overrides",
@@ -172,6 +180,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::PostOnly => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            ApiError::GetOrDeleteOnly => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, DELETE"));
             }
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -15,6 +15,7 @@ mod middleware;
 mod observe;
 mod overrides;
 mod query_cap;
+mod quotas;
 mod recordings;
 mod request_id;
 
@@ -112,8 +113,11 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
         .route("/overrides", overrides)
         .route(
             "/recordings",
-            get(recordings::recordings).fallback(method_not_allowed),
+            get(recordings::recordings)
+                .delete(recordings::remove)
+                .fallback(recordings::recordings_method_not_allowed),
         )
+        .route("/quotas", get(quotas::quotas).fallback(method_not_allowed))
         .route(
             "/files",
             get(recordings::files).fallback(method_not_allowed),
@@ -137,6 +141,7 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
             "/recordings",
             "/files",
             "/usage",
+            "/quotas",
             HEALTH_PATHS[0],
             HEALTH_PATHS[1],
         ],

@@ -5,6 +5,7 @@ use super::error::ApiError;
 use crate::ledger::read::{self, FileRow, Filter};
 use crate::ledger::store::RecordingRow;
 use crate::ledger::usage::{self, GroupBy, MAX_USAGE_DAYS, UsageRow};
+use crate::ledger::{Applied, Event, RecordingKey};
 use crate::overrides::{DEFAULT_LIST_LIMIT, FieldProblem, MAX_LIST_LIMIT};
 use crate::service::AppState;
 use axum::Json;
@@ -21,6 +22,7 @@ pub struct RecordingView {
     stream: String,
     state: &'static str,
     rule: Option<String>,
+    quota: Option<String>,
     formats: Vec<&'static str>,
     since: String,
     last_event: String,
@@ -131,6 +133,54 @@ pub async fn recordings(
     }))
 }
 
+/// The answer to `DELETE /recordings`.
+#[derive(Debug, Serialize)]
+pub struct Removed {
+    removed: RecordingKey,
+}
+
+/// `DELETE /recordings?domain=&app=&stream=`: ends the stream's recording in progress
+/// (reason `removed`), freeing its quota slot. The platform is not told: it records on
+/// until the stream ends, so this is for entries the ledger keeps by mistake.
+pub async fn remove(State(state): State<AppState>, uri: Uri) -> Result<Json<Removed>, ApiError> {
+    let params = params(&uri, &["domain", "app", "stream"])?;
+    let missing: Vec<FieldProblem> = ["domain", "app", "stream"]
+        .into_iter()
+        .filter(|name| !params.contains_key(*name))
+        .map(|name| FieldProblem::new(name, "required"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::InvalidQuery(missing));
+    }
+    let Filter {
+        domain,
+        app,
+        stream,
+    } = filter(&params);
+    let key = RecordingKey {
+        domain,
+        app,
+        stream,
+    };
+    let applied = state
+        .ledger()
+        .submit(key.clone(), Event::Removed, jiff::Timestamp::now())
+        .await
+        .map_err(|error| ApiError::LedgerUnavailable(error.to_string()))?;
+    match applied {
+        Applied::Applied => {
+            tracing::info!(domain = %key.domain, app = %key.app, stream = %key.stream, "recording removed by an operator");
+            Ok(Json(Removed { removed: key }))
+        }
+        Applied::Duplicate | Applied::Ignored => Err(ApiError::RecordingNotFound),
+    }
+}
+
+/// Any method but GET or DELETE on `/recordings`.
+pub async fn recordings_method_not_allowed() -> ApiError {
+    ApiError::GetOrDeleteOnly
+}
+
 fn recording_view(row: &RecordingRow) -> RecordingView {
     let r = row.recording();
     RecordingView {
@@ -139,6 +189,7 @@ fn recording_view(row: &RecordingRow) -> RecordingView {
         stream: r.key.stream,
         state: r.state.as_str(),
         rule: r.rule,
+        quota: r.quota,
         formats: r.formats.iter().map(|f| f.as_str()).collect(),
         since: r.since.to_string(),
         last_event: r.last_event.to_string(),

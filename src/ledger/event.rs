@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// What a recording is keyed by: the streaming domain (lower-cased), the app, the stream.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct RecordingKey {
     /// The streaming domain, lower-cased.
     pub domain: String,

@@ -49,7 +49,10 @@ impl QuotaBook {
                 },
             )
             .collect();
-        for gone in old.iter().filter(|q| !quotas.iter().any(|k| Arc::ptr_eq(q, k))) {
+        for gone in old
+            .iter()
+            .filter(|q| !quotas.iter().any(|k| Arc::ptr_eq(q, k)))
+        {
             gone.drop_tokens();
         }
         let quotas = Arc::new(quotas);
@@ -76,7 +79,6 @@ impl QuotaBook {
     pub fn wake(&self) -> &Notify {
         &self.wake
     }
-
 }
 
 impl Ends for QuotaBook {

@@ -232,7 +232,9 @@ impl Quota {
             return true;
         }
         let slots = self.slots();
-        let valid = slots.valid_until.is_some_and(|until| Instant::now() < until);
+        let valid = slots
+            .valid_until
+            .is_some_and(|until| Instant::now() < until);
         slots.tokens > 0 && valid
     }
 
@@ -335,7 +337,12 @@ impl crate::ledger::live::Settle for Quota {
 
 /// A quota's check in words with its `figures`, as explain shows it: `quota courses full:
 /// 200/200 active`. `has_slot` says whether a new stream would get a slot.
-pub fn describe(spec: &QuotaSpec, figures: &QuotaFigures, has_slot: bool, now: Timestamp) -> String {
+pub fn describe(
+    spec: &QuotaSpec,
+    figures: &QuotaFigures,
+    has_slot: bool,
+    now: Timestamp,
+) -> String {
     let name = &spec.name;
     let hours = figures.seconds_at(now) / 3600.0;
     let shadow = if spec.mode == QuotaMode::Shadow {
@@ -343,7 +350,10 @@ pub fn describe(spec: &QuotaSpec, figures: &QuotaFigures, has_slot: bool, now: T
     } else {
         ""
     };
-    if let Some(budget) = spec.monthly_hours.filter(|_| figures.hours_used_up(spec, now)) {
+    if let Some(budget) = spec
+        .monthly_hours
+        .filter(|_| figures.hours_used_up(spec, now))
+    {
         return format!("quota {name} used up: {hours:.1}/{budget} hours this month{shadow}");
     }
     let mut parts = Vec::with_capacity(2);

@@ -213,11 +213,14 @@ impl RuleIndex {
         let mut candidates = Candidates::new();
         self.gather(rules, query, &mut candidates);
         candidates.sort_unstable();
-        candidates.into_iter().map(|id| id as usize).find(|&position| {
-            rules
-                .get(position)
-                .is_some_and(|r| r.matches(query, now) && accept(r))
-        })
+        candidates
+            .into_iter()
+            .map(|id| id as usize)
+            .find(|&position| {
+                rules
+                    .get(position)
+                    .is_some_and(|r| r.matches(query, now) && accept(r))
+            })
     }
 
     /// Adds every rule whose key matches `query` to `out`.

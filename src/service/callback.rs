@@ -7,15 +7,15 @@
 
 use super::AppState;
 use crate::auth::signature::{Failure, Mode, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
+use crate::ledger::live::Settle;
 use crate::ledger::{self, RecordingKey};
 use crate::query::Query;
-use crate::telemetry::metrics::{ReasonLabels, RuleLabels};
-use crate::ledger::live::Settle;
 use crate::quota::QuotaGate;
+use crate::telemetry::metrics::{ReasonLabels, RuleLabels};
 use crate::verdict::{self, DecidedBy, Gate, Unlimited};
-use std::sync::Arc;
 use bytes::Bytes;
 use jiff::Timestamp;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The header naming the host a signature may be checked against.

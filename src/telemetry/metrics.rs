@@ -412,7 +412,9 @@ impl Metrics {
             .get_or_create(&labels)
             .set(as_i64(figures.active));
         if let Some(max) = spec.max_active {
-            self.quota_max_active.get_or_create(&labels).set(as_i64(max));
+            self.quota_max_active
+                .get_or_create(&labels)
+                .set(as_i64(max));
         }
         self.quota_hours
             .get_or_create(&labels)

@@ -67,7 +67,9 @@ fn compile_quota(place: &str, raw: RawQuota, problems: &mut Problems) -> Option<
         problems.add(
             place,
             Some("monthly_hours"),
-            format!("{hours} is not a number of hours above 0 and at most {MAX_QUOTA_MONTHLY_HOURS}"),
+            format!(
+                "{hours} is not a number of hours above 0 and at most {MAX_QUOTA_MONTHLY_HOURS}"
+            ),
         );
     }
     let timezone_name = raw

@@ -16,7 +16,7 @@ pub(super) fn read_by_table(text: &str) -> Result<RawConfig, Vec<Problem>> {
         "",
         &mut problems,
     )
-        .ok_or_else(|| std::mem::take(&mut problems.list))?;
+    .ok_or_else(|| std::mem::take(&mut problems.list))?;
     let default = deserialize_table::<RawDecision>(raw.default, "[default]", &mut problems);
     let mut rules = Vec::with_capacity(raw.rule.len());
     for (index, table) in raw.rule.into_iter().enumerate() {

@@ -144,7 +144,11 @@ fn compile_quota_key(
         } else {
             format!("the quotas are {}", known.join(", "))
         };
-        problems.add(place, Some("quota"), format!("no [[quota]] named {name:?}; {known}"));
+        problems.add(
+            place,
+            Some("quota"),
+            format!("no [[quota]] named {name:?}; {known}"),
+        );
         return None;
     };
     if shadow {
