@@ -316,3 +316,151 @@ fn bad_schedules_name_the_rule_and_field() {
         );
     }
 }
+
+/// A config with a lifecycle path, a store and `rest` (quotas and rules).
+fn with_quotas(rest: &str) -> String {
+    format!(
+        "[default]\nrecord = false\n[overrides]\nstore = \"sqlite:q.db\"\n[lifecycle]\ningest_path = \"/ingest\"\nnotify_path = \"/notify\"\n{rest}"
+    )
+}
+
+#[test]
+fn quotas_load_and_rules_name_them_by_position() {
+    let config = load(&with_quotas(
+        r#"
+[[quota]]
+name = "premium"
+max_active = 200
+monthly_hours = 5000
+timezone = "Asia/Shanghai"
+
+[[quota]]
+name = "trial"
+max_active = 20
+mode = "shadow"
+
+[[rule]]
+name = "premium"
+app = "edu"
+quota = "premium"
+record = true
+
+[[rule]]
+name = "trial"
+app = "edu"
+quota = "trial"
+record = true
+
+[[rule]]
+name = "no"
+app = "edu"
+record = false
+"#,
+    ))
+    .expect("loads");
+    assert_eq!(config.quotas.len(), 2);
+    assert_eq!(config.quotas[0].timezone_name, "Asia/Shanghai");
+    assert_eq!(config.quotas[1].mode, crate::quota::QuotaMode::Shadow);
+    let quotas: Vec<Option<usize>> = config.rules.rules().iter().map(|r| r.quota).collect();
+    assert_eq!(quotas, [Some(0), Some(1), None]);
+    assert!(lint::lint(&config).is_empty(), "{:?}", lint::lint(&config));
+}
+
+#[test]
+fn a_bad_quota_is_refused_naming_the_quota_or_the_rule_and_the_field() {
+    let cases = [
+        (
+            "[[quota]]\nname = \"q\"\n",
+            "quota \"q\": needs max_active, monthly_hours or both",
+        ),
+        (
+            "[[quota]]\nname = \"q\"\nmax_active = 1\ntimezone = \"Mars/Olympus\"\n",
+            "quota \"q\": field `timezone`: \"Mars/Olympus\" is not an IANA time zone",
+        ),
+        (
+            "[[quota]]\nname = \"q\"\nmax_active = 1\nmode = \"strict\"\n",
+            "quota \"q\": field `mode`: \"strict\": expected \"enforce\" or \"shadow\"",
+        ),
+        (
+            "[[quota]]\nname = \"q\"\nmonthly_hours = -1.0\n",
+            "quota \"q\": field `monthly_hours`: -1 is not a number of hours",
+        ),
+        (
+            "[[quota]]\nname = \"q\"\nmax_active = 1\n[[quota]]\nname = \"q\"\nmax_active = 2\n",
+            "quota \"q\": field `name`: duplicate quota name",
+        ),
+        (
+            "[[quota]]\nname = \"q\"\nmax_active = 1\nburst = 3\n",
+            "quota \"q\": field `burst`: unknown field",
+        ),
+        (
+            "[[rule]]\nname = \"r\"\nquota = \"nope\"\nrecord = true\n",
+            "rule \"r\": field `quota`: no [[quota]] named \"nope\"; there is no [[quota]]",
+        ),
+        (
+            "[[quota]]\nname = \"q\"\nmax_active = 1\n[[rule]]\nname = \"r\"\nquota = \"q\"\nrecord = true\nmode = \"shadow\"\n",
+            "rule \"r\": field `quota`: a shadow rule never answers",
+        ),
+        (
+            "[[quota]]\nname = \"q\"\nmax_active = 1\n[[rule]]\nname = \"r\"\nquota = \"q\"\nrecord = false\n",
+            "rule \"r\": field `quota`: a rule with record = false records nothing to count",
+        ),
+    ];
+    for (rest, expected) in cases {
+        let found = errors(&with_quotas(rest));
+        assert!(
+            found.iter().any(|line| line.contains(expected)),
+            "{expected:?} not in {found:#?}"
+        );
+    }
+    // A quota needs the lifecycle events and a store to count anything.
+    let without = "[default]\nrecord = false\n[overrides]\nstore = \"off\"\n[[quota]]\nname = \"q\"\nmax_active = 1\n";
+    let found = errors(without);
+    assert!(
+        found
+            .iter()
+            .any(|l| l.contains("set [lifecycle] ingest_path")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|l| l.contains("store must not be \"off\"")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn check_warns_of_quotas_that_count_nothing_and_of_no_fallback() {
+    let text = "[default]\nrecord = false\n[overrides]\nstore = \"sqlite:q.db\"\n[lifecycle]\nnotify_path = \"/notify\"\n\
+        [[quota]]\nname = \"unused\"\nmonthly_hours = 1.0\n\
+        [[quota]]\nname = \"caps\"\nmax_active = 5\n\
+        [[rule]]\nname = \"capped\"\napp = \"edu\"\nquota = \"caps\"\nrecord = true\n\
+        [[rule]]\nname = \"narrower\"\napp = \"edu\"\nstream = \"x-*\"\nrecord = false\n";
+    let config = load(text).expect("loads");
+    let warnings: Vec<String> = lint::lint(&config).iter().map(|w| w.to_string()).collect();
+    let expected = [
+        "quota \"unused\": no rule names it",
+        "quota \"caps\": max_active without [lifecycle] ingest_path",
+        "rule \"capped\": when quota \"caps\" is full, no later rule answers every stream it matches",
+    ];
+    for want in expected {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(want)),
+            "{want:?} not in {warnings:#?}"
+        );
+    }
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    // A rule after a quota rule is not "hidden" by it.
+    assert!(!warnings.iter().any(|w| w.contains("can never decide")));
+    // Without notify_path, the hours are never counted.
+    let config = load(&text.replace("notify_path", "ingest_path")).expect("loads");
+    let warnings: Vec<String> = lint::lint(&config).iter().map(|w| w.to_string()).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w
+                .starts_with("quota \"unused\": monthly_hours without [lifecycle] notify_path")),
+        "{warnings:#?}"
+    );
+}

@@ -66,3 +66,6 @@ impl QuotaSpec {
         self.monthly_hours.map(|hours| hours * 3600.0)
     }
 }
+
+#[cfg(test)]
+mod tests;
