@@ -18,12 +18,15 @@ use crate::telemetry::metrics::Metrics;
 use jiff::{SignedDuration, Timestamp};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How often a replica renews its leases and refreshes the quotas' figures.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
 /// The least time between two syncs, however often they are asked for.
 pub const MIN_SYNC_GAP: Duration = Duration::from_millis(20);
+/// How long a starting server waits for its first sync before it serves anyway.
+pub const FIRST_SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a lease stays valid without renewal: after it, the other replicas hand out
 /// the slots it held. The replica itself stops using them after half of it.
 pub const LEASE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,14 +49,39 @@ const MY_LEASES: &str = "SELECT quota FROM quota_leases WHERE replica = $1";
 const READ_REFUSED: &str = "SELECT refused FROM quotas WHERE name = $1";
 const DROP_MY_LEASES: &str = "DELETE FROM quota_leases WHERE replica = $1";
 
-/// Syncs `book`'s quotas with `store` until `stop` fires, then gives back every lease.
-pub async fn run(
+/// Syncs `book`'s quotas once (so that a server starts with its leases, if the store
+/// answers within `FIRST_SYNC_TIMEOUT`), then in the background until `stop` fires, when
+/// it gives back every lease.
+pub async fn start(
     book: Arc<QuotaBook>,
     store: Store,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
-) {
+) -> JoinHandle<()> {
     let replica = uuid::Uuid::new_v4().to_string();
+    let quotas = book.quotas();
+    if !quotas.is_empty() {
+        let first = sync(&store, &quotas, &replica, Timestamp::now());
+        match tokio::time::timeout(FIRST_SYNC_TIMEOUT, first).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "first quota sync failed; retrying in the background")
+            }
+            Err(_) => tracing::warn!("first quota sync timed out; retrying in the background"),
+        }
+    }
+    tokio::spawn(run(book, store, metrics, stop, replica))
+}
+
+/// Syncs `book`'s quotas with `store` as `replica` until `stop` fires, then gives back
+/// every lease.
+async fn run(
+    book: Arc<QuotaBook>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+    replica: String,
+) {
     let mut failing = false;
     let mut held_any = false;
     loop {

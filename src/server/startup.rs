@@ -183,12 +183,6 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
                 &stop,
             );
             tasks.extend(ledger_tasks);
-            tasks.push(tokio::spawn(quota::sync::run(
-                Arc::clone(&quota_book),
-                db.clone(),
-                Arc::clone(&metrics),
-                stop.clone(),
-            )));
             ledger
         }
         (true, None) => {
@@ -205,6 +199,16 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         quotas: quota_book,
     };
     let state = AppState::with_stores(rules, security, source.clone(), metrics, stores);
+    if let (true, Some(db)) = (state.ledger().is_on(), store.database()) {
+        let sync = quota::sync::start(
+            Arc::clone(state.quota_book()),
+            db.clone(),
+            Arc::clone(state.metrics()),
+            stop.clone(),
+        )
+        .await;
+        tasks.push(sync);
+    }
     let drain = server.drain_timeout;
 
     let limits = server.limits;

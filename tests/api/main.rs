@@ -13,4 +13,5 @@ mod override_store;
 mod overrides;
 mod postgres;
 mod postgres_ledger;
+mod quotas;
 mod shutdown;
