@@ -13,5 +13,6 @@ mod override_store;
 mod overrides;
 mod postgres;
 mod postgres_ledger;
+mod postgres_quotas;
 mod quotas;
 mod shutdown;

@@ -247,7 +247,10 @@ async fn a_reload_changes_a_cap_at_once_and_a_lower_cap_stops_nothing() {
     let base = server.url("");
     let admin = server.admin_url("");
     assert_eq!(
-        count(&burst(std::slice::from_ref(&base), "a", 2, 2).await, "premium"),
+        count(
+            &burst(std::slice::from_ref(&base), "a", 2, 2).await,
+            "premium"
+        ),
         2
     );
     assert_eq!(ask(&base, "full").await, "cheap");
