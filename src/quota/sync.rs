@@ -14,7 +14,7 @@ use super::month::month_span;
 use super::slots::{Quota, QuotaFigures, Rebalance};
 use super::{QuotaBook, QuotaSpec};
 use crate::overrides::{Store, StoreError, on_pool};
-use crate::telemetry::metrics::Metrics;
+use crate::telemetry::metrics::{Metrics, QuotaReading};
 use jiff::{SignedDuration, Timestamp};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,8 +110,17 @@ async fn run(
                 failing = true;
             }
         }
+        let now = Timestamp::now();
         for quota in quotas.iter() {
-            metrics.show_quota(&quota.spec(), &quota.figures(), quota.refused_here());
+            let (spec, figures) = (quota.spec(), quota.figures());
+            let reading = QuotaReading {
+                active: figures.active,
+                max_active: spec.max_active,
+                hours: figures.seconds_at(now) / 3600.0,
+                monthly_hours: spec.monthly_hours,
+                refused: quota.refused_here(),
+            };
+            metrics.show_quota(&spec.name, reading);
         }
         tokio::time::sleep(MIN_SYNC_GAP).await;
     }

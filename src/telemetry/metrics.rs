@@ -107,6 +107,21 @@ pub struct StateLabels {
     pub state: &'static str,
 }
 
+/// One quota's figures, as the metrics show them.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaReading {
+    /// Recordings in progress counting toward it.
+    pub active: u64,
+    /// Its cap.
+    pub max_active: Option<u64>,
+    /// Hours recorded this month.
+    pub hours: f64,
+    /// Its monthly budget.
+    pub monthly_hours: Option<f64>,
+    /// Streams it refused on this replica since start.
+    pub refused: u64,
+}
+
 /// Labels naming one quota.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QuotaLabels {
@@ -396,34 +411,26 @@ impl Metrics {
             .clone()
     }
 
-    /// Shows a quota's figures: its cap and budget, what is used, and what this replica
-    /// refused so far (`refused_here`, a running total).
-    pub fn show_quota(
-        &self,
-        spec: &crate::quota::QuotaSpec,
-        figures: &crate::quota::QuotaFigures,
-        refused_here: u64,
-    ) {
+    /// Shows quota `name`'s figures.
+    pub fn show_quota(&self, name: &str, reading: QuotaReading) {
         let labels = QuotaLabels {
-            quota: spec.name.clone(),
+            quota: name.to_owned(),
         };
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.quota_active
             .get_or_create(&labels)
-            .set(as_i64(figures.active));
-        if let Some(max) = spec.max_active {
+            .set(as_i64(reading.active));
+        if let Some(max) = reading.max_active {
             self.quota_max_active
                 .get_or_create(&labels)
                 .set(as_i64(max));
         }
-        self.quota_hours
-            .get_or_create(&labels)
-            .set(figures.seconds_at(jiff::Timestamp::now()) / 3600.0);
-        if let Some(hours) = spec.monthly_hours {
+        self.quota_hours.get_or_create(&labels).set(reading.hours);
+        if let Some(hours) = reading.monthly_hours {
             self.quota_monthly_hours.get_or_create(&labels).set(hours);
         }
         let refused = self.quota_refused.get_or_create(&labels);
-        refused.inc_by(refused_here.saturating_sub(refused.get()));
+        refused.inc_by(reading.refused.saturating_sub(refused.get()));
     }
 
     /// Counts a reload outcome.
