@@ -56,6 +56,22 @@ pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
         };
         let _ = writeln!(out, "  admin          {admin} ({token})");
     }
+    for quota in &config.quotas {
+        let mut limits = Vec::with_capacity(2);
+        if let Some(max) = quota.max_active {
+            limits.push(format!("at most {max} at once"));
+        }
+        if let Some(hours) = quota.monthly_hours {
+            limits.push(format!("{hours} hours a month ({})", quota.timezone_name));
+        }
+        let _ = writeln!(
+            out,
+            "  quota          {}: {}, {}",
+            quota.name,
+            limits.join(", "),
+            quota.mode.as_str()
+        );
+    }
     let _ = writeln!(out, "  rules          {} (first match wins)", rules.len());
     for (index, rule) in rules.iter().enumerate() {
         let _ = writeln!(
@@ -66,10 +82,10 @@ pub fn check(path: &Path) -> Result<(String, usize), ConfigError> {
             rule.selector(),
             "",
             rule.decision,
-            if rule.shadow {
-                " (shadow: never answers)"
-            } else {
-                ""
+            match (rule.shadow, rule.quota.and_then(|q| config.quotas.get(q))) {
+                (true, _) => " (shadow: never answers)".to_owned(),
+                (false, Some(quota)) => format!(" (while quota {} has room)", quota.name),
+                (false, None) => String::new(),
             },
         );
     }

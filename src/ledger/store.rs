@@ -245,7 +245,7 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
         SELECT_ACTIVE
     };
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(store.begin_write()).await?;
         let mut outcomes = Vec::with_capacity(work.len());
         // Files counted in this batch, summed per usage bucket, written last in key order.
         let mut usage: BTreeMap<(i64, &str, &str, String), (f64, i64)> = BTreeMap::new();
@@ -349,7 +349,7 @@ pub async fn sweep(
 ) -> Result<Vec<Ended>, StoreError> {
     let quiet_since = now.checked_sub(super::DECIDED_TTL).unwrap_or(now);
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(store.begin_write()).await?;
         let silent: Vec<RecordingRow> = sqlx::query_as(SELECT_SILENT)
             .bind(quiet_since.as_millisecond())
             .bind(SWEEP_BATCH)

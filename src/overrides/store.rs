@@ -52,6 +52,18 @@ macro_rules! on_pool {
 
 pub(crate) use on_pool;
 
+impl Store {
+    /// The statement that begins a writing transaction: on SQLite `BEGIN IMMEDIATE`, which
+    /// takes the write lock first (waiting for it up to the busy timeout), so that a
+    /// transaction that reads, then writes, never fails on another writer's commit.
+    pub(crate) fn begin_write(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "BEGIN IMMEDIATE",
+            Store::Postgres(_) => "BEGIN",
+        }
+    }
+}
+
 /// The columns of a `Row`, in its order.
 macro_rules! columns {
     () => {

@@ -178,7 +178,7 @@ async fn renew(
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let as_u64 = |n: i64| u64::try_from(n).unwrap_or_default();
     on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(store.begin_write()).await?;
         let mut plans = Vec::with_capacity(order.len());
         for (quota, refused) in order.iter().zip(refusals) {
             let spec = quota.spec();
