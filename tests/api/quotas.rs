@@ -403,3 +403,37 @@ async fn hours_from_file_events_use_up_a_monthly_budget() {
     let start = premium["month_start"].as_str().unwrap_or_default();
     assert!(start.ends_with("T00:00:00+08:00"), "{start}");
 }
+
+/// The ledger's writer and the quota sync write to one SQLite file: neither may fail on
+/// the other's commit (each takes the write lock first, and waits for it).
+#[tokio::test]
+async fn lifecycle_events_are_never_refused_while_the_quotas_sync() {
+    let server = TestServer::start(&budget_config(1, "enforce")).await;
+    let base = server.url("");
+    let now = jiff::Timestamp::now().as_second();
+    let events = (0..400).map(|i| {
+        let notify = server.url("/notify");
+        let base = base.clone();
+        async move {
+            // Each refused callback wakes the sync; each file is a write of the ledger.
+            let _ = ask(&base, &format!("w-{i}")).await;
+            let file = json!({
+                "domain": "live.example.com", "app": "edu", "stream": format!("w-{}", i % 7),
+                "uri": format!("edu/w/{i}.mp4"), "duration": 1.0,
+                "start_time": now, "stop_time": now + 1, "push_args": {}
+            });
+            let response = client().post(notify).json(&file).send().await;
+            response.map(|r| r.status().as_u16()).unwrap_or_default()
+        }
+    });
+    let statuses: Vec<u16> = futures_util::stream::iter(events)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let refused: Vec<&u16> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(
+        refused.is_empty(),
+        "{} of 400 refused: {refused:?}",
+        refused.len()
+    );
+}
