@@ -2,7 +2,7 @@
 //! freed by `publish_done`, staleness and the admin API, shadow mode, fall-through to
 //! the next rule, a reload that changes a cap, `GET /quotas` and the metrics.
 
-use crate::helpers::{TestServer, client, metric_value, metrics_text};
+use crate::helpers::{TestServer, client, fetch, metric_value, metrics_text};
 use futures_util::StreamExt;
 use recgate::config::Config;
 use recgate::overrides::Store;
@@ -79,14 +79,7 @@ async fn ingest(server: &TestServer, stream: &str, action: &str) {
 }
 
 async fn quotas(admin: &str) -> Value {
-    let body = client()
-        .get(format!("{admin}/quotas"))
-        .send()
-        .await
-        .expect("answered")
-        .text()
-        .await
-        .expect("body");
+    let (_, _, body) = fetch(&format!("{admin}/quotas")).await;
     serde_json::from_str(&body).expect("JSON")
 }
 
@@ -306,16 +299,10 @@ async fn an_override_records_over_a_full_quota_and_counts_toward_it() {
         "{}",
         put.text().await.unwrap_or_default()
     );
-    let vip = client()
-        .get(format!(
-            "{base}/?domain=live.example.com&app=edu&stream=vip"
-        ))
-        .send()
-        .await
-        .expect("answered")
-        .text()
-        .await
-        .expect("body");
+    let (_, _, vip) = fetch(&format!(
+        "{base}/?domain=live.example.com&app=edu&stream=vip"
+    ))
+    .await;
     assert!(vip.contains("\"NeedRecord\":true"), "{vip}");
     let counted = within(5, || async {
         quota(&admin, "premium").await["active"] == 2
@@ -338,16 +325,10 @@ async fn explain_names_the_full_quota_with_its_figures() {
     })
     .await;
     assert!(synced);
-    let body = client()
-        .get(format!(
-            "{admin}/explain?domain=live.example.com&app=edu&stream=b"
-        ))
-        .send()
-        .await
-        .expect("answered")
-        .text()
-        .await
-        .expect("body");
+    let (_, _, body) = fetch(&format!(
+        "{admin}/explain?domain=live.example.com&app=edu&stream=b"
+    ))
+    .await;
     let explained: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(explained["rule"], "cheap", "{explained}");
     assert_eq!(explained["steps"][0]["outcome"], "quota_full");
