@@ -75,6 +75,12 @@ const ADD_USAGE: &str = "INSERT INTO usage_buckets (bucket, domain, app, rule, s
 const ADD_QUOTA_USAGE: &str = "INSERT INTO quota_usage (quota, bucket, seconds) \
     VALUES ($1, $2, $3) ON CONFLICT (quota, bucket) \
     DO UPDATE SET seconds = quota_usage.seconds + excluded.seconds";
+const ADD_QUOTA_ACTIVE: &str = "INSERT INTO quota_active (quota, shard, active) \
+    VALUES ($1, $2, $3) ON CONFLICT (quota, shard) \
+    DO UPDATE SET active = quota_active.active + excluded.active";
+/// Shards of each quota's count of recordings in progress: writers that change the count
+/// of one quota at once mostly change different rows.
+pub const QUOTA_SHARDS: u64 = 16;
 const PURGE_QUOTA_USAGE: &str = "DELETE FROM quota_usage WHERE bucket < $1";
 /// How long quota hours are kept at least: longer than any calendar month.
 pub const QUOTA_USAGE_KEPT: SignedDuration = SignedDuration::from_hours(62 * 24);
@@ -214,6 +220,13 @@ impl RecordingRow {
     }
 }
 
+/// The shard of `key`'s stream in `quota_active`.
+fn shard(key: &RecordingKey) -> i64 {
+    use std::hash::BuildHasher as _;
+    let hash = foldhash::fast::FixedState::with_seed(1).hash_one(key);
+    (hash % QUOTA_SHARDS) as i64
+}
+
 fn formats_text(formats: &[Format]) -> Option<String> {
     (!formats.is_empty()).then(|| {
         formats
@@ -250,10 +263,14 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
         // Files counted in this batch, summed per usage bucket, written last in key order.
         let mut usage: BTreeMap<(i64, &str, &str, String), (f64, i64)> = BTreeMap::new();
         let mut quota_usage: BTreeMap<(String, i64), f64> = BTreeMap::new();
+        let mut quota_active: BTreeMap<(String, i64), i64> = BTreeMap::new();
         for item in work {
             let outcome = match item {
                 Work::Decided(recording) => {
                     let inserted = insert_recording!(&mut *tx, recording);
+                    if let (true, Some(quota)) = (inserted, &recording.quota) {
+                        *quota_active.entry((quota.clone(), shard(&recording.key))).or_insert(0) += 1;
+                    }
                     let applied = if inserted { Applied::Applied } else { Applied::Duplicate };
                     Outcome { applied, counted: None, freed: None }
                 }
@@ -296,6 +313,9 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
                     }
                     if let (Some(ended), Some(row)) = (&step.ended, &active) {
                         update_recording!(&mut *tx, row.id, &ended.recording, Some((ended.at, ended.reason)));
+                        if let Some(quota) = &row.quota {
+                            *quota_active.entry((quota.clone(), shard(key))).or_insert(0) -= 1;
+                        }
                     }
                     if let (Some(recording), Some(row)) = (&step.late, &ended) {
                         let end = row.ended_at().unwrap_or(*now);
@@ -335,6 +355,11 @@ pub async fn apply(store: &Store, work: &[Work]) -> Result<Vec<Outcome>, StoreEr
                 .bind(quota).bind(bucket).bind(seconds)
                 .execute(&mut *tx).await?;
         }
+        for ((quota, shard), change) in quota_active.into_iter().filter(|(_, n)| *n != 0) {
+            sqlx::query(ADD_QUOTA_ACTIVE)
+                .bind(quota).bind(shard).bind(change)
+                .execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(outcomes)
     })
@@ -356,12 +381,21 @@ pub async fn sweep(
             .fetch_all(&mut *tx)
             .await?;
         let mut ended = Vec::new();
+        let mut quota_active: BTreeMap<(String, i64), i64> = BTreeMap::new();
         for row in silent {
             let recording = row.recording();
             if let Some(reason) = staleness(&recording, notify_events, now) {
                 update_recording!(&mut *tx, row.id, &recording, Some((now, reason)));
+                if let Some(quota) = &recording.quota {
+                    *quota_active.entry((quota.clone(), shard(&recording.key))).or_insert(0) -= 1;
+                }
                 ended.push(Ended { recording, reason, at: now });
             }
+        }
+        for ((quota, shard), change) in quota_active {
+            sqlx::query(ADD_QUOTA_ACTIVE)
+                .bind(quota).bind(shard).bind(change)
+                .execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(ended)

@@ -117,3 +117,53 @@ async fn a_sweep_ends_silent_recordings_and_a_purge_drops_old_history() {
         "the recording in progress stays"
     );
 }
+
+async fn quota_active(store: &Store) -> i64 {
+    on_pool!(store, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT CAST(COALESCE(SUM(active), 0) AS BIGINT) FROM quota_active WHERE quota = 'q'"
+    ).fetch_one(pool).await.expect("a sum"))
+}
+
+#[tokio::test]
+async fn a_quotas_count_follows_its_recordings_as_they_open_and_end() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = sqlite(&dir).await;
+    let decision = crate::decision::Decision::plain(true);
+    let opened = |stream: &str| {
+        let mut recording =
+            super::super::decided(key(stream), "rule", &decision, at(0)).expect("a yes");
+        recording.quota = Some("q".into());
+        Work::Decided(recording)
+    };
+    // Three streams open (one decided twice: counted once); one without a quota.
+    let unquoted = super::super::decided(key("free"), "rule", &decision, at(0)).expect("a yes");
+    let work = [
+        opened("a"),
+        opened("b"),
+        opened("b"),
+        opened("c"),
+        Work::Decided(unquoted),
+    ];
+    apply(&store, &work).await.expect("applied");
+    assert_eq!(quota_active(&store).await, 3);
+    // publish_done and an operator's removal end two; an event for nothing ends nothing.
+    let work = [
+        event("a", Event::PublishDone, 10),
+        event("b", Event::Removed, 10),
+        event("zz", Event::PublishDone, 10),
+        event("free", Event::PublishDone, 10),
+    ];
+    apply(&store, &work).await.expect("applied");
+    assert_eq!(quota_active(&store).await, 1);
+    // Silence ends the last (decided, no event for DECIDED_TTL).
+    let ended = sweep(&store, true, at(3600)).await.expect("swept");
+    assert_eq!(ended.len(), 1);
+    assert_eq!(quota_active(&store).await, 0);
+    // The rows agree.
+    let open = rows(&store)
+        .await
+        .iter()
+        .filter(|r| r.ended_at().is_none())
+        .count();
+    assert_eq!(open, 0);
+}
