@@ -3,8 +3,10 @@
 
 use super::{QuotaMode, QuotaSpec};
 use crate::ledger::RecordingKey;
+use foldhash::fast::FixedState;
 use jiff::Timestamp;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -95,10 +97,20 @@ struct Slots {
     valid_until: Option<Instant>,
     /// Admissions and refusals since the last sync.
     demand: u64,
-    /// Streams that took a slot here lately, and when.
-    holders: HashMap<RecordingKey, Instant>,
+    /// Streams that took a slot here lately (by a hash of the key), and when.
+    holders: HashMap<u64, Instant, FixedState>,
+    /// The same in the order they took it, to forget them past the retry window without
+    /// looking at the others.
+    taken_at: VecDeque<(Instant, u64)>,
     /// Bumped when the cap changes: a grant reckoned under the old cap is void.
     generation: u64,
+}
+
+/// The hash a stream is remembered by for retries: 64 bits, so that a new stream is taken
+/// for a retry of another one (and let in without a slot) at a chance of about one in
+/// 10^13, even with three million streams in the retry window.
+fn key_hash(key: &RecordingKey) -> u64 {
+    FixedState::with_seed(0x5eed).hash_one(key)
 }
 
 /// One quota, live.
@@ -200,9 +212,10 @@ impl Quota {
         let mut slots = self.slots();
         slots.demand = slots.demand.saturating_add(1);
         let at = Instant::now();
+        let hash = key_hash(key);
         if slots
             .holders
-            .get(key)
+            .get(&hash)
             .is_some_and(|&since| at.duration_since(since) < RETRY_WINDOW)
         {
             return Take::Held;
@@ -211,7 +224,8 @@ impl Quota {
         if slots.tokens > 0 && valid && writable {
             slots.tokens -= 1;
             slots.pending += 1;
-            slots.holders.insert(key.clone(), at);
+            slots.holders.insert(hash, at);
+            slots.taken_at.push_back((at, hash));
             return Take::Token;
         }
         drop(slots);
@@ -264,7 +278,7 @@ impl Quota {
 
     /// `key`'s recording ended: its slot is free for the next sync to hand out.
     pub fn release(&self, key: &RecordingKey) {
-        self.slots().holders.remove(key);
+        self.slots().holders.remove(&key_hash(key));
         self.wake.notify_one();
     }
 
@@ -305,9 +319,15 @@ impl Quota {
         }
         slots.valid_until = Some(valid_until);
         let now = Instant::now();
-        slots
-            .holders
-            .retain(|_, since| now.duration_since(*since) < RETRY_WINDOW);
+        while let Some(&(since, hash)) = slots.taken_at.front() {
+            if now.duration_since(since) < RETRY_WINDOW {
+                break;
+            }
+            slots.taken_at.pop_front();
+            if slots.holders.get(&hash) == Some(&since) {
+                slots.holders.remove(&hash);
+            }
+        }
         drop(slots);
         match self.figures.write() {
             Ok(mut slot) => *slot = figures,

@@ -116,6 +116,11 @@ pub fn answer(
         None => &Unlimited,
     };
     let verdict = verdict::decide(&live.rule_set, snapshot, &query, now, gate_ref);
+    let taken = gate
+        .as_ref()
+        .and_then(QuotaGate::taken)
+        .map(|(quota, token)| (Arc::clone(quota), token));
+    drop(gate);
     let now_ms = u64::try_from(now.as_millisecond()).unwrap_or_default();
     match verdict.by {
         DecidedBy::Override(item) => {
@@ -132,17 +137,14 @@ pub fn answer(
     // Written after the answer, never waited on: a lost one is recreated by the stream's
     // first lifecycle event.
     if verdict.decision.record() && ledger.is_on() {
-        let key = quota_key
-            .clone()
-            .unwrap_or_else(|| RecordingKey::of_query(&query));
+        let key = quota_key.unwrap_or_else(|| RecordingKey::of_query(&query));
         if let Some(mut recording) =
             ledger::decided(key, verdict.rule_name(), verdict.decision, now)
         {
-            let taken = gate.as_ref().and_then(QuotaGate::taken);
-            recording.quota = taken.map(|(quota, _)| quota.spec().name.clone());
+            recording.quota = taken.as_ref().map(|(quota, _)| quota.spec().name.clone());
             let settle = taken
                 .filter(|(_, token)| *token)
-                .map(|(quota, _)| Arc::clone(quota) as Arc<dyn Settle>);
+                .map(|(quota, _)| quota as Arc<dyn Settle>);
             match room {
                 Some(room) => ledger.record_in(room, recording, settle),
                 None => ledger.record_decision(recording),
