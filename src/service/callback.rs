@@ -120,7 +120,6 @@ pub fn answer(
         .as_ref()
         .and_then(QuotaGate::taken)
         .map(|(quota, token)| (Arc::clone(quota), token));
-    drop(gate);
     let now_ms = u64::try_from(now.as_millisecond()).unwrap_or_default();
     match verdict.by {
         DecidedBy::Override(item) => {
