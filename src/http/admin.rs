@@ -73,6 +73,8 @@ struct RuleView {
     decision: DecisionView,
     mode: &'static str,
     schedule: Option<String>,
+    /// The quota it counts toward, if any.
+    quota: Option<String>,
     hits: u64,
     last_hit: Option<String>,
 }
@@ -122,7 +124,7 @@ fn pattern_view(pattern: &Pattern) -> Option<PatternView> {
     })
 }
 
-fn rule_view(rule: &Rule, hits: u64, last_hit_ms: u64) -> RuleView {
+fn rule_view(rule: &Rule, quota: Option<String>, hits: u64, last_hit_ms: u64) -> RuleView {
     RuleView {
         name: rule.name.clone(),
         domain: pattern_view(&rule.domain),
@@ -139,6 +141,7 @@ fn rule_view(rule: &Rule, hits: u64, last_hit_ms: u64) -> RuleView {
         decision: DecisionView::from(&rule.decision),
         mode: if rule.shadow { "shadow" } else { "live" },
         schedule: rule.schedule.as_ref().map(ToString::to_string),
+        quota,
         hits,
         last_hit: timestamp(last_hit_ms),
     }
@@ -167,7 +170,11 @@ pub async fn rules(State(state): State<AppState>) -> Json<impl Serialize> {
             .iter()
             .enumerate()
             .map(|(index, rule)| {
-                rule_view(rule, live.hits(Some(index)), live.last_hit(Some(index)))
+                let quota = rule
+                    .quota
+                    .and_then(|q| live.quotas.get(q))
+                    .map(|q| q.spec().name.clone());
+                rule_view(rule, quota, live.hits(Some(index)), live.last_hit(Some(index)))
             })
             .collect(),
         default: DefaultView {
