@@ -8,11 +8,11 @@ use crate::query::Query;
 use crate::quota::QuotaPeek;
 use crate::rules::{Check, Pattern, Rule};
 use crate::service::AppState;
-use crate::telemetry::metrics::CONTENT_TYPE;
+use crate::telemetry::exposition::Exposition;
 use crate::verdict;
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -39,11 +39,20 @@ pub async fn require_token(
     }
 }
 
-/// `GET /metrics`: the Prometheus (OpenMetrics) text exposition.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: OpenMetrics to a scraper that asks for it, else the Prometheus text
+/// format (0.0.4).
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Exposition::negotiate(accept);
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-        state.metrics().render(),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            ),
+            (header::VARY, HeaderValue::from_static("accept")),
+        ],
+        state.metrics().render_as(format),
     )
         .into_response()
 }
@@ -174,7 +183,12 @@ pub async fn rules(State(state): State<AppState>) -> Json<impl Serialize> {
                     .quota
                     .and_then(|q| live.quotas.get(q))
                     .map(|q| q.spec().name.clone());
-                rule_view(rule, quota, live.hits(Some(index)), live.last_hit(Some(index)))
+                rule_view(
+                    rule,
+                    quota,
+                    live.hits(Some(index)),
+                    live.last_hit(Some(index)),
+                )
             })
             .collect(),
         default: DefaultView {

@@ -7,6 +7,7 @@
 
 mod admin;
 mod callback;
+mod console;
 mod edge;
 mod error;
 mod health;
@@ -39,6 +40,25 @@ use tower_http::timeout::TimeoutLayer;
 
 /// Paths both listeners serve.
 const HEALTH_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+
+/// Every path of the admin listener (`/ui/` stands for the console's files under it), as
+/// metrics label them and as `api/openapi.json` describes them.
+pub const ADMIN_PATHS: [&str; 14] = [
+    "/metrics",
+    "/rules",
+    "/explain",
+    "/overrides",
+    "/recordings",
+    "/files",
+    "/usage",
+    "/quotas",
+    "/openapi.json",
+    "/ui",
+    "/ui/",
+    "/ui/{file}",
+    HEALTH_PATHS[0],
+    HEALTH_PATHS[1],
+];
 
 /// The paths the public listener serves besides the health checks.
 #[derive(Debug, Clone, Copy)]
@@ -98,8 +118,8 @@ pub fn public_router(
     middleware::stack(app, state, labels, PanicAnswer::Decision)
 }
 
-/// The admin application: `/metrics`, `/rules`, `/explain`, `/overrides`, `/healthz` and
-/// `/readyz`; all but the health checks need the bearer token when one is set.
+/// The admin application (`ADMIN_PATHS`): the API needs the bearer token when one is set;
+/// the health checks, the console's files and the OpenAPI document do not.
 pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
     let overrides = get(overrides::list)
         .put(overrides::put)
@@ -130,23 +150,19 @@ pub fn admin_router(state: AppState, request_timeout: Duration) -> impl App {
             state.clone(),
             admin::require_token,
         ))
+        .route(
+            "/openapi.json",
+            get(console::openapi).fallback(method_not_allowed),
+        )
+        .route("/ui", get(console::to_console).fallback(method_not_allowed))
+        .route("/ui/", get(console::index).fallback(method_not_allowed))
+        .route(
+            "/ui/{*file}",
+            get(console::file).fallback(method_not_allowed),
+        )
         .merge(health_routes())
         .layer(timeout(request_timeout));
-    let labels = Routes::new(
-        &[
-            "/metrics",
-            "/rules",
-            "/explain",
-            "/overrides",
-            "/recordings",
-            "/files",
-            "/usage",
-            "/quotas",
-            HEALTH_PATHS[0],
-            HEALTH_PATHS[1],
-        ],
-        None,
-    );
+    let labels = Routes::new(&ADMIN_PATHS, None);
     middleware::stack(
         routes.with_state(state.clone()),
         state,

@@ -38,11 +38,19 @@ impl Routes {
         }
     }
 
+    /// The label of `path`: its route, or for a file under a route ending in `/{file}`,
+    /// that route.
     fn label(&self, path: &str) -> &RouteLabel {
-        self.known
-            .iter()
-            .find(|route| route.as_str() == path)
-            .unwrap_or(&self.unmatched)
+        let exact = self.known.iter().find(|route| route.as_str() == path);
+        let under = || {
+            self.known.iter().find(|route| {
+                route
+                    .as_str()
+                    .strip_suffix("{file}")
+                    .is_some_and(|dir| path.strip_prefix(dir).is_some_and(|file| !file.is_empty()))
+            })
+        };
+        exact.or_else(under).unwrap_or(&self.unmatched)
     }
 }
 

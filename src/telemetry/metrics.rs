@@ -3,6 +3,7 @@
 //! Labels are bounded: rule names (from the config), route templates, status codes and
 //! fixed reason codes, never raw paths or query values.
 
+use super::exposition::{Exposition, to_prometheus_text};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{
     EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder, MetricEncoder, NoLabelSet,
@@ -16,9 +17,6 @@ use prometheus_client::registry::Registry;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-
-/// Content type of the text exposition served on `/metrics`.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `recgate_decisions_total` labels.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -439,11 +437,19 @@ impl Metrics {
         self.reloads.get_or_create(&ResultLabels { result }).inc();
     }
 
-    /// The text exposition of every metric.
+    /// The OpenMetrics text of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+
+    /// Every metric in `format`.
+    pub fn render_as(&self, format: Exposition) -> String {
+        match format {
+            Exposition::OpenMetrics => self.render(),
+            Exposition::PrometheusText => to_prometheus_text(&self.render()),
+        }
     }
 }

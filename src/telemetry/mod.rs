@@ -1,6 +1,7 @@
 //! What the server tells its operators: log lines (`logs`) and Prometheus metrics
 //! (`metrics`).
 
+pub mod exposition;
 mod logs;
 pub mod metrics;
 

@@ -2,6 +2,7 @@
 
 mod callback;
 mod cli;
+mod exports;
 mod hardening;
 mod health;
 mod helpers;

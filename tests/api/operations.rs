@@ -154,7 +154,7 @@ async fn metrics_reflect_decisions_requests_and_refusals() {
     let (status, content_type, metrics) = server.admin_get("/metrics").await;
     assert_eq!(status, 200);
     assert!(
-        content_type.starts_with("application/openmetrics-text"),
+        content_type.starts_with("text/plain; version=0.0.4"),
         "{content_type}"
     );
     let expectations = [
