@@ -158,7 +158,7 @@ overview.live = async (view) => {
     ["Reloads", String(sum(samples, "recgate_config_reloads_total", (l) => l.result === "success")),
       `${sum(samples, "recgate_config_reloads_total", (l) => l.result === "failure")} failed`],
     ["Store", storeUp >= 1 ? "up" : "down or off", `${sum(samples, "recgate_overrides_loaded")} overrides loaded`],
-    ["Recording now", String(sum(samples, "recgate_recordings_active")), "decided, recording or paused"],
+    ["Recording now", String(sum(samples, "recgate_recordings_active")), "decided, recording or paused (counted every 5 s)"],
     ["Rules loaded", String(sum(samples, "recgate_rules_loaded")), ""],
   ];
   const box = view.querySelector("#cards");
@@ -180,18 +180,24 @@ function decision(d) {
 
 async function rules(view) {
   const data = await json("/rules");
+  const rows = data.rules.map((r, i) => el("tr", {},
+    el("td", {}, String(i + 1)),
+    el("td", { class: "text" }, r.name, " ",
+      r.mode === "shadow" ? el("span", { class: "badge shadow" }, "shadow") : null),
+    el("td", { class: "text" }, pattern(r.domain)),
+    el("td", { class: "text" }, pattern(r.app)),
+    el("td", { class: "text" }, pattern(r.stream)),
+    el("td", {}, decision(r.decision)),
+    el("td", {}, r.quota || ""),
+    el("td", {}, String(r.hits)),
+    el("td", {}, when(r.last_hit))));
+  rows.push(el("tr", {},
+    el("td", {}, ""), el("td", {}, "default"), el("td", {}, ""), el("td", {}, ""), el("td", {}, ""),
+    el("td", {}, decision(data.default.decision)), el("td", {}, ""),
+    el("td", {}, String(data.default.hits)), el("td", {}, when(data.default.last_hit))));
   view.replaceChildren(el("h2", {}, "Rules"),
     el("p", { class: "muted" }, `${data.config.path}, loaded ${when(data.config.loaded_at)}; first match wins.`),
-    table(["#", "Rule", "Domain", "App", "Stream", "Answer", "Quota", "Hits", "Last hit"],
-      data.rules.map((r, i) => el("tr", {},
-        el("td", {}, String(i + 1)),
-        el("td", { class: "text" }, r.name, " ", r.mode === "shadow" ? el("span", { class: "badge shadow" }, "shadow") : null),
-        el("td", { class: "text" }, pattern(r.domain)), el("td", { class: "text" }, pattern(r.app)),
-        el("td", { class: "text" }, pattern(r.stream)), el("td", {}, decision(r.decision)),
-        el("td", {}, r.quota || ""), el("td", {}, String(r.hits)), el("td", {}, when(r.last_hit))))
-        .concat([el("tr", {}, el("td", {}, ""), el("td", {}, "default"), el("td", {}, ""), el("td", {}, ""),
-          el("td", {}, ""), el("td", {}, decision(data.default.decision)), el("td", {}, ""),
-          el("td", {}, String(data.default.hits)), el("td", {}, when(data.default.last_hit)))]))));
+    table(["#", "Rule", "Domain", "App", "Stream", "Answer", "Quota", "Hits", "Last hit"], rows));
 }
 rules.live = rules;
 
@@ -355,9 +361,10 @@ async function usage(view) {
   const hoursBox = el("div", { class: "card", id: "usage-hours" });
   const peakBox = el("div", { class: "card", id: "usage-peak" });
   view.replaceChildren(el("h2", {}, "Usage, last 30 days (UTC)"), hoursBox, peakBox,
-    table(["Day", "Hours", "Files", "Peak at once"], data.rows.slice().reverse().map((r) => el("tr", {},
-      el("td", {}, r.key), el("td", {}, (r.recorded_seconds / 3600).toFixed(2)),
-      el("td", {}, String(r.files)), el("td", {}, String(r.peak_active))))));
+    el("div", { id: "usage-table" },
+      table(["Day", "Hours", "Files", "Peak at once"], data.rows.slice().reverse().map((r) => el("tr", {},
+        el("td", {}, r.key), el("td", {}, (r.recorded_seconds / 3600).toFixed(2)),
+        el("td", {}, String(r.files)), el("td", {}, String(r.peak_active)))))));
   if (typeof uPlot === "undefined") return;
   const width = Math.max(280, Math.min(view.clientWidth - 40, 1100));
   const chart = (title, label, values, box) => new uPlot({

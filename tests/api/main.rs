@@ -2,6 +2,7 @@
 
 mod callback;
 mod cli;
+mod console;
 mod exports;
 mod hardening;
 mod health;
