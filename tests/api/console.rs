@@ -400,3 +400,63 @@ async fn a_stream_named_like_markup_is_shown_as_text_and_runs_nothing() {
     assert_eq!(header("x-frame-options"), "DENY");
     browser.close().await.expect("closed");
 }
+
+#[tokio::test]
+async fn the_recordings_view_pages_and_filters_a_hundred_thousand_recordings() {
+    let Some((_driver, browser)) = browser().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let server = server_with_data(&dir).await;
+    let Some(recgate::overrides::Store::Sqlite(pool)) = server.state.ledger().store().cloned()
+    else {
+        panic!("an SQLite ledger");
+    };
+    // 100,000 recordings in progress, written straight into the ledger's table.
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut tx = pool.begin().await.expect("a transaction");
+    for i in 0..100_000 {
+        sqlx::query(
+            "INSERT INTO recordings (domain, app, stream, state, rule, formats, cycle_secs, \
+             since, last_event, ingest_seen, recorded_seconds, files) \
+             VALUES ('live.example.com', 'bulk', $1, 'recording', 'premium', 'mp4', 300, $2, $2, \
+             1, 0, 0)",
+        )
+        .bind(format!("bulk-{i:06}"))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .expect("inserted");
+    }
+    tx.commit().await.expect("committed");
+    sign_in(&browser, &server, TOKEN).await;
+    open(&browser, "recordings").await;
+    text_with(&browser, "#recording-list", "Page 1: 100 recording(s)").await;
+    browser
+        .find(Locator::XPath("//button[text()='Next page']"))
+        .await
+        .expect("the next page")
+        .click()
+        .await
+        .expect("clicked");
+    text_with(&browser, "#recording-list", "Page 2: 100 recording(s)").await;
+    let form = browser
+        .find(Locator::Css("#recording-filter"))
+        .await
+        .expect("the filter");
+    form.find(Locator::Css("input[name=stream]"))
+        .await
+        .expect("a field")
+        .send_keys("bulk-099999")
+        .await
+        .expect("typed");
+    form.find(Locator::Css("button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("clicked");
+    let one = text_with(&browser, "#recording-list", "Page 1: 1 recording(s)").await;
+    assert!(one.contains("bulk-099999"), "{one}");
+    browser.close().await.expect("closed");
+}
