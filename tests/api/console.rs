@@ -161,6 +161,35 @@ async fn open(browser: &Client, view: &str) {
         .expect("clicked");
 }
 
+/// Fills the fields of the form `css` with `values` and submits it.
+async fn submit(browser: &Client, css: &str, values: &[(&str, &str)]) {
+    let form = browser
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .expect("the form");
+    for (name, value) in values {
+        form.find(Locator::Css(&format!("input[name={name}]")))
+            .await
+            .expect("a field")
+            .send_keys(value)
+            .await
+            .expect("typed");
+    }
+    form.find(Locator::Css("button"))
+        .await
+        .expect("its button")
+        .click()
+        .await
+        .expect("clicked");
+}
+
+/// Saves what the browser shows as `target/console/<name>`.
+async fn save_screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.expect("a screenshot");
+    std::fs::write(screenshot_path(name), png).expect("screenshot written");
+}
+
 fn screenshot_path(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
@@ -209,11 +238,7 @@ async fn every_view_shows_real_data_and_overrides_are_added_and_deleted() {
     // Overview: two decisions so far; the rate needs a second scrape.
     text_with(&browser, "#cards", "2 yes, 0 no since start").await;
     text_with(&browser, "#cards", "Recording now").await;
-    std::fs::write(
-        screenshot_path("overview.png"),
-        browser.screenshot().await.expect("a screenshot"),
-    )
-    .expect("screenshot written");
+    save_screenshot(&browser, "overview.png").await;
 
     open(&browser, "rules").await;
     let rules = text_with(&browser, "#view table", "no-recording").await;
@@ -240,63 +265,33 @@ async fn every_view_shows_real_data_and_overrides_are_added_and_deleted() {
         .await
         .expect("charts");
     assert_eq!(charts.len(), 2, "two uPlot charts");
-    std::fs::write(
-        screenshot_path("usage.png"),
-        browser.screenshot().await.expect("a screenshot"),
-    )
-    .expect("screenshot written");
+    save_screenshot(&browser, "usage.png").await;
 
     open(&browser, "explain").await;
-    let form = browser
-        .wait()
-        .for_element(Locator::Css("#explain-form"))
-        .await
-        .expect("the form");
-    for (name, value) in [
-        ("domain", "live.example.com"),
-        ("app", "edu"),
-        ("stream", "new-one"),
-    ] {
-        form.find(Locator::Css(&format!("input[name={name}]")))
-            .await
-            .expect("a field")
-            .send_keys(value)
-            .await
-            .expect("typed");
-    }
-    form.find(Locator::Css("button"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("clicked");
+    submit(
+        &browser,
+        "#explain-form",
+        &[
+            ("domain", "live.example.com"),
+            ("app", "edu"),
+            ("stream", "new-one"),
+        ],
+    )
+    .await;
     text_with(&browser, "#explain-rule", "premium").await;
     text_with(&browser, "#explain-result", "quota premium: 2/5 active").await;
 
     open(&browser, "overrides").await;
-    let form = browser
-        .wait()
-        .for_element(Locator::Css("#override-form"))
-        .await
-        .expect("the form");
-    for (name, value) in [
-        ("stream", "vip-stream"),
-        ("app", "edu"),
-        ("reason", "asked by ops"),
-    ] {
-        form.find(Locator::Css(&format!("input[name={name}]")))
-            .await
-            .expect("a field")
-            .send_keys(value)
-            .await
-            .expect("typed");
-    }
-    form.find(Locator::Css("button"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("clicked");
+    submit(
+        &browser,
+        "#override-form",
+        &[
+            ("stream", "vip-stream"),
+            ("app", "edu"),
+            ("reason", "asked by ops"),
+        ],
+    )
+    .await;
     text_with(&browser, "#override-list", "asked by ops").await;
     let (_, _, listed) = crate::helpers::fetch(&server.admin_url("/overrides")).await;
     assert!(
@@ -338,11 +333,7 @@ async fn every_view_shows_real_data_and_overrides_are_added_and_deleted() {
         .await
         .expect("a script");
     assert_eq!(overflow, json!(true), "no horizontal scroll of the page");
-    std::fs::write(
-        screenshot_path("phone.png"),
-        browser.screenshot().await.expect("a screenshot"),
-    )
-    .expect("screenshot written");
+    save_screenshot(&browser, "phone.png").await;
     browser.close().await.expect("closed");
 }
 
@@ -440,22 +431,7 @@ async fn the_recordings_view_pages_and_filters_a_hundred_thousand_recordings() {
         .await
         .expect("clicked");
     text_with(&browser, "#recording-list", "Page 2: 100 recording(s)").await;
-    let form = browser
-        .find(Locator::Css("#recording-filter"))
-        .await
-        .expect("the filter");
-    form.find(Locator::Css("input[name=stream]"))
-        .await
-        .expect("a field")
-        .send_keys("bulk-099999")
-        .await
-        .expect("typed");
-    form.find(Locator::Css("button"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("clicked");
+    submit(&browser, "#recording-filter", &[("stream", "bulk-099999")]).await;
     let one = text_with(&browser, "#recording-list", "Page 1: 1 recording(s)").await;
     assert!(one.contains("bulk-099999"), "{one}");
     browser.close().await.expect("closed");
