@@ -56,22 +56,21 @@ impl Exposition {
 /// The Prometheus text 0.0.4 form of OpenMetrics `text`: a counter's family is named by its
 /// `_total` series, `# UNIT` lines, `_created` series and `# EOF` go.
 pub fn to_prometheus_text(text: &str) -> String {
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
     let mut out = String::with_capacity(text.len());
-    let mut counters: Vec<&str> = Vec::new();
     for line in text.lines() {
         if line == "# EOF" || line.starts_with("# UNIT ") {
             continue;
         }
-        if let Some(rest) = line.strip_prefix("# TYPE ")
-            && let Some(name) = rest.strip_suffix(" counter")
-        {
-            counters.push(name);
-        }
         let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
             let rest = line.strip_prefix(prefix)?;
             let (name, tail) = rest.split_once(' ')?;
-            let counter = counters.last().is_some_and(|c| *c == name);
-            counter.then(|| format!("{prefix}{name}_total {tail}"))
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
         });
         match renamed {
             Some(line) => out.push_str(&line),

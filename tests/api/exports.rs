@@ -48,7 +48,8 @@ async fn metrics_speak_prometheus_text_or_openmetrics_as_asked() {
             "{accept:?}"
         );
         assert!(
-            text.contains("# TYPE recgate_decisions_total counter\n"),
+            text.contains("# TYPE recgate_decisions_total counter\n")
+                && text.contains("# HELP recgate_decisions_total "),
             "{text}"
         );
         assert!(!text.contains("# EOF"));
