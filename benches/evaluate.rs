@@ -183,7 +183,7 @@ fn quota(c: &mut Criterion) {
         mode: QuotaMode::Enforce,
     };
     let quota = Arc::new(Quota::new(spec, Arc::new(Notify::new())));
-    let plan = quota.rebalance(|_, _| u64::MAX / 4);
+    let plan = quota.rebalance(quota.mark(), |_, _| u64::MAX / 4);
     let far = Instant::now() + Duration::from_secs(3600);
     quota.synced(plan, far, QuotaFigures::default());
     let quotas = [Arc::clone(&quota)];

@@ -93,6 +93,9 @@ struct Slots {
     tokens: u64,
     /// Streams admitted with a token that the ledger has not written yet.
     pending: u64,
+    /// Admissions settled since the quota was made: a sync marks it before it counts the
+    /// store's recordings, since one settled after the mark may be missing from that count.
+    settled: u64,
     /// Past this, the lease may have lapsed in the store: no token is handed out.
     valid_until: Option<Instant>,
     /// Admissions and refusals since the last sync.
@@ -125,6 +128,10 @@ pub struct Quota {
     refused_here: AtomicU64,
     wake: Arc<Notify>,
 }
+
+/// The count of settled admissions when a sync began reading the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettleMark(u64);
 
 /// What a sync changed in the lease: the slots to reserve in the store, and the tokens to
 /// add once that is committed.
@@ -274,6 +281,12 @@ impl Quota {
     pub fn settle(&self) {
         let mut slots = self.slots();
         slots.pending = slots.pending.saturating_sub(1);
+        slots.settled = slots.settled.wrapping_add(1);
+    }
+
+    /// Taken by a sync before it counts the store's recordings, and handed to `rebalance`.
+    pub fn mark(&self) -> SettleMark {
+        SettleMark(self.slots().settled)
     }
 
     /// `key`'s recording ended: its slot is free for the next sync to hand out.
@@ -294,15 +307,18 @@ impl Quota {
 
     /// Inside a sync's transaction: sets the tokens to `wanted(pending, demand)`, taking
     /// away at once what is too many, and says what to reserve and what to grant after
-    /// the commit.
-    pub fn rebalance(&self, wanted: impl FnOnce(u64, u64) -> u64) -> Rebalance {
+    /// the commit. `mark` was taken before the store's recordings were counted: the
+    /// admissions settled since then count as pending too, for the count may have been
+    /// read before their commit (counted twice until the next sync rather than never).
+    pub fn rebalance(&self, mark: SettleMark, wanted: impl FnOnce(u64, u64) -> u64) -> Rebalance {
         let mut slots = self.slots();
         let demand = std::mem::take(&mut slots.demand);
-        let target = wanted(slots.pending, demand);
+        let pending = slots.pending + slots.settled.wrapping_sub(mark.0);
+        let target = wanted(pending, demand);
         let grant = target.saturating_sub(slots.tokens);
         slots.tokens = slots.tokens.min(target);
         Rebalance {
-            reserved: slots.tokens + grant + slots.pending,
+            reserved: slots.tokens + grant + pending,
             grant,
             demand,
             generation: slots.generation,

@@ -188,6 +188,7 @@ async fn renew(
                 .bind(name).bind(as_i64(*refused))
                 .fetch_one(&mut *tx).await?;
             sqlx::query(EXPIRE_LEASES).bind(name).bind(lapsed).execute(&mut *tx).await?;
+            let mark = quota.mark();
             let active: i64 = sqlx::query_scalar(COUNT_ACTIVE)
                 .bind(name).fetch_one(&mut *tx).await?;
             let (month_start, month_end) = month_span(now, &spec.timezone);
@@ -207,7 +208,7 @@ async fn renew(
                         })
                         .collect();
                     let active = as_u64(active);
-                    let plan = quota.rebalance(|pending, demand| {
+                    let plan = quota.rebalance(mark, |pending, demand| {
                         tokens_wanted(cap, active, &others, pending, demand)
                     });
                     sqlx::query(RENEW_LEASE)
@@ -219,7 +220,7 @@ async fn renew(
                 }
                 None => {
                     sqlx::query(DROP_LEASE).bind(name).bind(replica).execute(&mut *tx).await?;
-                    quota.rebalance(|_, _| 0)
+                    quota.rebalance(mark, |_, _| 0)
                 }
             };
             let figures = QuotaFigures {

@@ -35,8 +35,9 @@ fn at(text: &str) -> Timestamp {
 fn synced(spec: QuotaSpec, active: u64, seconds: f64, now: Timestamp) -> Quota {
     let quota = Quota::new(spec.clone(), Arc::new(Notify::new()));
     let cap = spec.max_active.unwrap_or(0);
-    let plan =
-        quota.rebalance(|pending, demand| lease::tokens_wanted(cap, active, &[], pending, demand));
+    let plan = quota.rebalance(quota.mark(), |pending, demand| {
+        lease::tokens_wanted(cap, active, &[], pending, demand)
+    });
     let (month_start, month_end) = month::month_span(now, &spec.timezone);
     let figures = QuotaFigures {
         active,
@@ -90,7 +91,7 @@ fn a_lease_not_renewed_hands_out_nothing() {
         spec(Some(3), None, QuotaMode::Enforce),
         Arc::new(Notify::new()),
     );
-    let plan = quota.rebalance(|_, _| 3);
+    let plan = quota.rebalance(quota.mark(), |_, _| 3);
     quota.synced(plan, Instant::now(), QuotaFigures::default());
     assert_eq!(quota.holding().0, 3);
     assert_eq!(
@@ -146,7 +147,7 @@ fn a_changed_cap_applies_at_once() {
     let now = at("2026-11-10T00:00:00Z");
     let quota = synced(spec(Some(100), None, QuotaMode::Enforce), 0, 0.0, now);
     // A sync reckoned under the old cap, committed after the change, grants nothing.
-    let stale = quota.rebalance(|_, _| 100);
+    let stale = quota.rebalance(quota.mark(), |_, _| 100);
     quota.respec(spec(Some(2), None, QuotaMode::Enforce));
     assert_eq!(quota.holding().0, 0, "tokens of the old cap dropped");
     quota.synced(
@@ -165,14 +166,14 @@ fn rebalancing_takes_away_at_once_and_grants_after_the_commit() {
         Arc::new(Notify::new()),
     );
     let later = Instant::now() + Duration::from_secs(60);
-    let grant = quota.rebalance(|_, _| 8);
+    let grant = quota.rebalance(quota.mark(), |_, _| 8);
     assert_eq!((grant.reserved, grant.grant), (8, 8));
     assert_eq!(quota.holding().0, 0, "not before the commit");
     quota.synced(grant, later, QuotaFigures::default());
     assert_eq!(quota.holding().0, 8);
     let now = at("2026-11-10T00:00:00Z");
     assert_eq!(quota.take(&key("a"), now, true, false), Take::Token);
-    let shrink = quota.rebalance(|pending, _| {
+    let shrink = quota.rebalance(quota.mark(), |pending, _| {
         assert_eq!(pending, 1);
         2
     });
@@ -186,6 +187,33 @@ fn rebalancing_takes_away_at_once_and_grants_after_the_commit() {
         (2, 1),
         "taken away before the store is told"
     );
+}
+
+#[test]
+fn an_admission_settled_while_the_store_is_counted_still_counts_as_pending() {
+    // A sync marks, counts the store's recordings, then rebalances. An admission written
+    // between the count and the rebalance is in neither the count nor `pending`: without
+    // the mark it would be counted by nobody and its slot handed out twice.
+    let now = at("2026-11-10T00:00:00Z");
+    let quota = synced(spec(Some(10), None, QuotaMode::Enforce), 0, 0.0, now);
+    assert_eq!(quota.take(&key("a"), now, true, false), Take::Token);
+    let mark = quota.mark();
+    // ...the store is counted here: "a" is not written yet, so the count says 0...
+    quota.settle();
+    let plan = quota.rebalance(mark, |pending, _| {
+        assert_eq!(pending, 1, "settled after the mark: still counted");
+        lease::tokens_wanted(10, 0, &[], pending, 0)
+    });
+    assert_eq!(
+        plan.reserved, 10,
+        "9 tokens and the one admission: never 11"
+    );
+    // The next sync's count has it: it is counted once.
+    let plan = quota.rebalance(quota.mark(), |pending, _| {
+        assert_eq!(pending, 0);
+        9
+    });
+    assert_eq!(plan.reserved, 9);
 }
 
 #[test]
