@@ -92,9 +92,10 @@ impl LiveLedger {
         }
     }
 
-    /// Starts the writer on `store`, and the sweep (`notify_events` says what silence
-    /// means) and the purge of history older than `retention`, until `stop` fires.
-    /// Recordings of a quota that end are told to `ends`.
+    /// Starts the writers on `store`, until `finish` fires (then they write what is queued
+    /// and end), and the sweep (`notify_events` says what silence means) and the purge of
+    /// history older than `retention`, until `stop` fires. Recordings of a quota that end
+    /// are told to `ends`.
     pub fn start(
         store: Store,
         metrics: Arc<Metrics>,
@@ -102,7 +103,8 @@ impl LiveLedger {
         notify_events: bool,
         retention: Duration,
         stop: &CancellationToken,
-    ) -> (LiveLedger, Vec<JoinHandle<()>>) {
+        finish: &CancellationToken,
+    ) -> (LiveLedger, LedgerTasks) {
         let watch = Watch {
             metrics: Arc::clone(&metrics),
             ends,
@@ -112,24 +114,28 @@ impl LiveLedger {
             Store::Sqlite(_) => 1,
         };
         let mut queues = Vec::with_capacity(writers);
-        let mut tasks = Vec::with_capacity(writers + 1);
+        let mut tasks = Vec::with_capacity(writers);
         for _ in 0..writers {
             let (queue, jobs) = mpsc::channel(LEDGER_QUEUE / writers);
             queues.push(queue);
-            tasks.push(tokio::spawn(write(jobs, store.clone(), watch.clone())));
+            let (store, watch) = (store.clone(), watch.clone());
+            tasks.push(tokio::spawn(write(jobs, store, watch, finish.clone())));
         }
-        let sweeper = tokio::spawn(sweep_and_purge(
+        let sweep = tokio::spawn(sweep_and_purge(
             store.clone(),
             watch,
             notify_events,
             retention,
             stop.clone(),
         ));
-        tasks.push(sweeper);
         let ledger = LiveLedger {
             queues,
             store: Some(store),
             metrics,
+        };
+        let tasks = LedgerTasks {
+            writers: tasks,
+            sweep,
         };
         (ledger, tasks)
     }
@@ -217,10 +223,36 @@ impl LiveLedger {
 
 /// The writer: waits for work, takes everything waiting (up to `MAX_BATCH`), applies it
 /// in one transaction, answers every job.
-async fn write(mut jobs: mpsc::Receiver<Job>, store: Store, watch: Watch) {
+/// The ledger's tasks, as `LiveLedger::start` spawned them.
+#[derive(Debug)]
+pub struct LedgerTasks {
+    /// The writers: they end once `finish` fired and the queue is written.
+    pub writers: Vec<JoinHandle<()>>,
+    /// The sweep and purge: it ends when `stop` fires.
+    pub sweep: JoinHandle<()>,
+}
+
+/// Writes queued jobs in batches until `finish` fires; then takes no new job, writes
+/// those already queued, and ends.
+async fn write(
+    mut jobs: mpsc::Receiver<Job>,
+    store: Store,
+    watch: Watch,
+    finish: CancellationToken,
+) {
     let metrics = &watch.metrics;
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let taken = tokio::select! {
+            taken = jobs.recv_many(&mut batch, MAX_BATCH) => taken,
+            () = finish.cancelled(), if !jobs.is_closed() => {
+                jobs.close();
+                continue;
+            }
+        };
+        if taken == 0 {
+            break;
+        }
         let mut work = Vec::with_capacity(batch.len());
         let mut waiting = Vec::with_capacity(batch.len());
         let mut settles = Vec::new();

@@ -118,7 +118,14 @@ pub struct Running {
     /// The shared state (rules, readiness, metrics).
     pub state: AppState,
     stop: CancellationToken,
+    /// Listeners, the reloader, the quota sync and the ledger's sweep: they end on `stop`.
     tasks: Vec<JoinHandle<()>>,
+    /// Fired once `tasks` ended: the ledger's writers write what is queued and end.
+    finish: CancellationToken,
+    writers: Vec<JoinHandle<()>>,
+    /// Fired once the writers ended: the store's tasks close the store and end.
+    close: CancellationToken,
+    store_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -128,12 +135,22 @@ impl Running {
         self.stop.cancel();
     }
 
-    /// Waits until every listener has drained and the reloader has stopped.
+    /// Waits until every listener has drained and the reloader has stopped; then until the
+    /// ledger has written what the drained requests queued; then closes the store. In that
+    /// order, so that no decision or event taken in is lost to a store already closed.
     pub async fn wait(self) {
-        for task in self.tasks {
-            if let Err(error) = task.await {
-                tracing::error!(%error, "server task failed");
-            }
+        join(self.tasks).await;
+        self.finish.cancel();
+        join(self.writers).await;
+        self.close.cancel();
+        join(self.store_tasks).await;
+    }
+}
+
+async fn join(tasks: Vec<JoinHandle<()>>) {
+    for task in tasks {
+        if let Err(error) = task.await {
+            tracing::error!(%error, "server task failed");
         }
     }
 }
@@ -165,7 +182,10 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         .await
         .map_err(|e| anyhow::anyhow!("override store {}: {e}", overrides.store))?;
     let store = Arc::new(store);
-    let mut tasks = store.spawn(&stop, overrides.resync_interval);
+    let (finish, close) = (CancellationToken::new(), CancellationToken::new());
+    let store_tasks = store.spawn(&close, overrides.resync_interval);
+    let mut tasks = Vec::new();
+    let mut writers = Vec::new();
     let quota_book = Arc::new(QuotaBook::default());
     if !security.quotas.is_empty() && store.database().is_none() {
         anyhow::bail!(
@@ -174,15 +194,17 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     }
     let ledger = match (lifecycle.is_on(), store.database()) {
         (true, Some(db)) => {
-            let (ledger, ledger_tasks) = LiveLedger::start(
+            let (ledger, started) = LiveLedger::start(
                 db.clone(),
                 Arc::clone(&metrics),
                 Arc::clone(&quota_book) as Arc<dyn Ends>,
                 lifecycle.notify_path.is_some(),
                 lifecycle.retention,
                 &stop,
+                &finish,
             );
-            tasks.extend(ledger_tasks);
+            tasks.push(started.sweep);
+            writers = started.writers;
             ledger
         }
         (true, None) => {
@@ -259,6 +281,10 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         state,
         stop,
         tasks,
+        finish,
+        writers,
+        close,
+        store_tasks,
     })
 }
 

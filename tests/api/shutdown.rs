@@ -1,4 +1,4 @@
-use crate::helpers::{CONFIG, ServerProcess, TestServer, config_file};
+use crate::helpers::{CONFIG, ServerProcess, TestServer, config_file, fetch};
 use nix::sys::signal::Signal;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -63,4 +63,56 @@ fn sigterm_and_sigint_stop_the_process_with_exit_code_zero() {
         assert!(status.success(), "{signal}: exit status {status}");
         drop(server);
     }
+}
+
+/// With the ledger on, a stop waits for the listeners to drain, then for the ledger to
+/// write what they queued, and only then closes the store: the process ends, and every
+/// decision answered before the signal is in the ledger at the next start.
+#[tokio::test]
+async fn with_the_ledger_on_a_stop_ends_the_process_and_writes_every_queued_decision() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("recgate.toml");
+    let lifecycle = "[lifecycle]\ningest_path = \"/ingest\"\nnotify_path = \"/notify\"\n";
+    let quota = "[[quota]]\nname = \"all\"\nmax_active = 1000\n";
+    let rules = CONFIG.replace(
+        "name = \"hevc-courses\"",
+        "name = \"hevc-courses\"\nquota = \"all\"",
+    );
+    std::fs::write(&config, format!("{lifecycle}{quota}{rules}")).expect("config");
+    let admin_flag = ["--admin-listen", "127.0.0.1:0"];
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let mut server = ServerProcess::start_quiet(&config, &admin_flag);
+        for i in 0..50 {
+            let url = format!(
+                "http://{}/?domain=live.example.com&app=edu&stream=course-{signal}-{i}&codec=h265&vbitrate=2500",
+                server.addr
+            );
+            let (status, _, body) = fetch(&url).await;
+            assert_eq!(status, 200);
+            assert!(body.contains(r#""NeedRecord":true"#), "{body}");
+        }
+        server.signal(signal);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = server.child.try_wait().expect("child") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{signal}: the process did not end"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "{signal}: exit status {status}");
+    }
+    let again = ServerProcess::start_quiet(&config, &admin_flag);
+    let admin = again.admin.expect("admin listener");
+    let (status, _, body) = fetch(&format!("http://{admin}/recordings?limit=1000")).await;
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let items = page["items"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        items, 100,
+        "every decision answered before a stop: {body:.300}"
+    );
 }
