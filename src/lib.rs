@@ -51,6 +51,7 @@ pub mod config;
 pub mod decision;
 pub mod http;
 pub mod ledger;
+pub mod memory;
 pub mod overrides;
 pub mod query;
 pub mod quota;

@@ -5,7 +5,7 @@ use recgate::cli::{Cli, Command};
 use recgate::cli::{client, commands, ledger, probe};
 use recgate::config::{Config, ConfigError};
 use recgate::quota::QuotaSnapshot;
-use recgate::{server, telemetry};
+use recgate::{memory, server, telemetry};
 use std::process::ExitCode;
 
 /// Many small allocations per request (headers, bodies, futures): mimalloc serves them
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(error) => return config_failure(&error),
             };
+            memory::give_back_freed();
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -12,6 +12,7 @@ pub use check::{DecisionProblem, IntervalSpec, check_decision, check_formats};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// The only protocol version the platform documents.
 pub const API_VERSION: &str = "1.0";
@@ -91,9 +92,13 @@ impl Interval {
 }
 
 /// What to answer for one stream: record or not, and optionally how, with the exact
-/// response body rendered once.
+/// response body rendered once. A handle: clones share one rendering, and rules with the
+/// same answer can share one decision (`RuleSet` does).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub struct Decision(Arc<Rendered>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Rendered {
     record: bool,
     formats: Option<Vec<Format>>,
     interval: Option<Interval>,
@@ -124,12 +129,12 @@ impl Decision {
         };
         // Serialising a struct of strings, bools and integers cannot fail.
         let body = Bytes::from(serde_json::to_vec(&wire).unwrap_or_default());
-        Decision {
+        Decision(Arc::new(Rendered {
             record,
             formats,
             interval,
             body,
-        }
+        }))
     }
 
     /// A decision that only says whether to record.
@@ -139,37 +144,42 @@ impl Decision {
 
     /// `NeedRecord`.
     pub fn record(&self) -> bool {
-        self.record
+        self.0.record
     }
 
     /// `Format`, in the order the config lists them; `None` leaves the platform's own.
     pub fn formats(&self) -> Option<&[Format]> {
-        self.formats.as_deref()
+        self.0.formats.as_deref()
     }
 
     /// `Interval`; `None` leaves the platform's own.
     pub fn interval(&self) -> Option<&Interval> {
-        self.interval.as_ref()
+        self.0.interval.as_ref()
     }
 
     /// The exact response body; `Interval` and `Format` only when set.
     pub fn body(&self) -> &Bytes {
-        &self.body
+        &self.0.body
+    }
+
+    /// Whether the two are one shared decision (not only equal).
+    pub fn is_shared_with(&self, other: &Decision) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
 impl fmt::Display for Decision {
     /// A one-line human summary, as `check` prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.record {
+        if !self.record() {
             return f.write_str("do not record");
         }
         f.write_str("record")?;
-        if let Some(formats) = &self.formats {
+        if let Some(formats) = self.formats() {
             let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
             write!(f, " as {}", names.join(", "))?;
         }
-        if let Some(interval) = &self.interval {
+        if let Some(interval) = self.interval() {
             let cycles: Vec<String> = interval
                 .entries()
                 .map(|(format, secs)| format!("{format} every {secs}s"))

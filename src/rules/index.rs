@@ -142,7 +142,7 @@ impl RuleIndex {
                 Key::Glob(field) => match field.pattern(rule) {
                     pattern @ Pattern::Glob { glob, .. } if pattern.is_star_glob() => {
                         let (builder, members) = &mut globs[field.slot()];
-                        builder.add(glob.clone());
+                        builder.add(globset::Glob::clone(glob));
                         members.push(id);
                     }
                     _ => index.fields[field.slot()].scan.push(id),

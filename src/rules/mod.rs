@@ -91,9 +91,34 @@ impl std::fmt::Display for Check {
     }
 }
 
+/// Makes rules with the same answer (the same body) share one decision, the default's
+/// when it answers the same: a file of many thousand rules has only a few answers.
+fn share_decisions(rules: &mut [Rule], default: &Decision) {
+    let mut first: foldhash::HashMap<&[u8], Option<usize>> = foldhash::HashMap::default();
+    first.insert(default.body(), None);
+    let sources: Vec<Option<Option<usize>>> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let source = *first.entry(rule.decision.body()).or_insert(Some(i));
+            (source != Some(i)).then_some(source)
+        })
+        .collect();
+    drop(first);
+    for (i, source) in sources.into_iter().enumerate() {
+        let shared = match source {
+            None => continue,
+            Some(None) => default.clone(),
+            Some(Some(j)) => rules[j].decision.clone(),
+        };
+        rules[i].decision = shared;
+    }
+}
+
 impl RuleSet {
     /// Builds a rule set from rules already validated (unique names, sound patterns).
-    pub fn new(rules: Vec<Rule>, default: Decision) -> RuleSet {
+    pub fn new(mut rules: Vec<Rule>, default: Decision) -> RuleSet {
+        share_decisions(&mut rules, &default);
         let index = RuleIndex::build(&rules);
         let shadows = (0..rules.len()).filter(|&i| rules[i].shadow).collect();
         let has_quotas = rules.iter().any(|rule| rule.quota.is_some());

@@ -24,17 +24,18 @@ pub enum Pattern {
         /// The pattern as written.
         source: String,
         /// The parsed glob, for the index's `GlobSet` (lower-cased when case-insensitive).
-        glob: Glob,
+        /// Boxed, as is `wild`: a rule's three patterns stay small whatever their kind.
+        glob: Box<Glob>,
         /// The matcher for one value: a plain wildcard matcher, far lighter than a regex
         /// per rule when there are many thousands of globs.
-        wild: WildMatch,
+        wild: Box<WildMatch>,
     },
     /// `~regex`: the regex must match somewhere in the value (unanchored).
     Regex {
         /// The regex as written, without the leading `~`.
         source: String,
-        /// The compiled regex.
-        regex: Regex,
+        /// The compiled regex, boxed like a glob's matchers.
+        regex: Box<Regex>,
     },
 }
 
@@ -87,7 +88,7 @@ impl Pattern {
                 .build()
                 .map(|compiled| Pattern::Regex {
                     source: regex.to_owned(),
-                    regex: compiled,
+                    regex: Box::new(compiled),
                 })
                 .map_err(|e| PatternError::Regex {
                     pattern: regex.to_owned(),
@@ -109,8 +110,8 @@ impl Pattern {
             .build()
             .map(|glob| Pattern::Glob {
                 source: source.to_owned(),
-                glob,
-                wild: WildMatch::new(&folded),
+                glob: Box::new(glob),
+                wild: Box::new(WildMatch::new(&folded)),
             })
             .map_err(|e| PatternError::Glob {
                 pattern: source.to_owned(),

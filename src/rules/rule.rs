@@ -65,7 +65,7 @@ pub struct Rule {
     /// `true` for `mode = "shadow"`: evaluated and counted, but never answers.
     pub shadow: bool,
     /// When the rule applies; `None` is always.
-    pub schedule: Option<Schedule>,
+    pub schedule: Option<Box<Schedule>>,
     /// The position of its `[[quota]]` in the config: while that quota is full, the rule
     /// does not match. `None`: no quota.
     pub quota: Option<usize>,

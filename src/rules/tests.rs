@@ -267,3 +267,39 @@ fn explain_gives_every_rule_its_reason() {
         ]
     );
 }
+
+#[test]
+fn rules_with_the_same_answer_share_one_decision() {
+    let mut mp4 = rule("a", None, None, Some("a"));
+    mp4.decision = Decision::new(true, Some(vec![crate::decision::Format::Mp4]), None);
+    let mut also_mp4 = rule("b", None, None, Some("b"));
+    also_mp4.decision = Decision::new(true, Some(vec![crate::decision::Format::Mp4]), None);
+    let mut no = rule("c", None, None, Some("c"));
+    no.decision = Decision::plain(false);
+    let plain = rule("d", None, None, Some("d"));
+    let rules = set(vec![mp4, also_mp4, no, plain]);
+    let decision = |i: usize| rules.get(i).map(|r| r.decision.clone()).expect("rule");
+    assert!(decision(0).is_shared_with(&decision(1)));
+    assert!(
+        !decision(0).is_shared_with(&decision(3)),
+        "a different answer"
+    );
+    assert_eq!(decision(2), Decision::plain(false));
+    assert!(
+        decision(2).is_shared_with(rules.default_decision()),
+        "the default's answer"
+    );
+    assert_eq!(decision(3), Decision::plain(true));
+}
+
+#[test]
+fn a_rule_stays_small_whatever_its_patterns() {
+    // Memory at 100,000 rules is mostly the rules themselves: the heavy parts of a
+    // pattern, a schedule and a decision sit behind a pointer.
+    assert!(std::mem::size_of::<Pattern>() <= 40);
+    assert!(
+        std::mem::size_of::<Rule>() <= 256,
+        "{}",
+        std::mem::size_of::<Rule>()
+    );
+}

@@ -92,6 +92,19 @@ impl Reloader {
             self.remember(sha256_hex(text.as_bytes()));
         }
         let outcome = text.and_then(|text| Config::from_str(&text, &self.path));
+        let result = self.settle(outcome, trigger, started);
+        // The file's text, its parse and (once no request holds them) the old rules are
+        // freed by now.
+        crate::memory::give_back_freed();
+        result
+    }
+
+    fn settle(
+        &self,
+        outcome: Result<Config, ConfigError>,
+        trigger: &'static str,
+        started: std::time::Instant,
+    ) -> Result<ReloadReport, ConfigError> {
         match outcome {
             Ok(config) => Ok(self.apply(config, trigger, started)),
             Err(error) => {

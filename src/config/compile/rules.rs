@@ -123,7 +123,7 @@ fn compile_rule(
         vbitrate,
         decision: decision?,
         shadow,
-        schedule,
+        schedule: schedule.map(Box::new),
         quota,
     })
 }
