@@ -5,19 +5,17 @@
 //! glob, then a regex; a rule with no pattern at all is kept in a list that is always
 //! checked. When many rules share one exact value (one customer domain with thousands of
 //! channels), that bucket gets an index of its own over the remaining fields. A query
-//! gathers the candidates of its values (hash lookups, one `GlobSet` and one `RegexSet`
-//! per field and bucket) and the first candidate in rule order that matches in full wins,
-//! exactly as a scan in file order would decide.
+//! gathers the candidates of its values (hash lookups, star globs by their literal ends
+//! (`affix`), one `RegexSet` per field and bucket) and the first candidate in rule order
+//! that matches in full wins, exactly as a scan in file order would decide.
 
+use super::affix::{AffixIndex, Candidates};
 use super::pattern::Pattern;
 use super::rule::Rule;
 use crate::query::Query;
 use foldhash::HashMap;
-use globset::{Candidate, GlobSet, GlobSetBuilder};
 use jiff::Timestamp;
 use regex::{RegexSet, RegexSetBuilder};
-use smallvec::SmallVec;
-use std::cell::RefCell;
 
 /// SECURITY: memory bound for one combined regex set; past it, those regex rules are
 /// checked one by one instead (slower, same answers).
@@ -73,11 +71,11 @@ enum Bucket {
 #[derive(Debug, Clone, Default)]
 struct FieldIndex {
     exact: HashMap<String, Bucket>,
-    globs: Option<GlobSet>,
-    glob_rules: Vec<u32>,
+    globs: AffixIndex,
     regexes: Option<RegexSet>,
     regex_rules: Vec<u32>,
-    /// Glob or regex rules whose set could not be built: checked one by one.
+    /// Glob rules with no literal end and regex rules whose set could not be built:
+    /// checked one by one.
     scan: Vec<u32>,
 }
 
@@ -87,14 +85,6 @@ pub struct RuleIndex {
     fields: [FieldIndex; 3],
     /// Rules with no pattern left to key by: candidates for every query that gets here.
     unkeyed: Vec<u32>,
-}
-
-/// Candidates gathered for one query; most queries have a handful.
-type Candidates = SmallVec<[u32; 16]>;
-
-thread_local! {
-    /// Scratch space for `GlobSet::matches_into`, reused across requests.
-    static GLOB_MATCHES: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 enum Key {
@@ -128,8 +118,6 @@ impl RuleIndex {
         }
         let mut index = RuleIndex::default();
         let mut exact: [HashMap<&str, Vec<u32>>; 3] = Default::default();
-        let mut globs: [(GlobSetBuilder, Vec<u32>); 3] =
-            std::array::from_fn(|_| (GlobSetBuilder::new(), Vec::new()));
         let mut regexes: [(Vec<&str>, Vec<u32>); 3] = Default::default();
         for &id in ids {
             let rule = rule(id);
@@ -139,14 +127,16 @@ impl RuleIndex {
                         exact[field.slot()].entry(value).or_default().push(id);
                     }
                 }
-                Key::Glob(field) => match field.pattern(rule) {
-                    pattern @ Pattern::Glob { glob, .. } if pattern.is_star_glob() => {
-                        let (builder, members) = &mut globs[field.slot()];
-                        builder.add(globset::Glob::clone(glob));
-                        members.push(id);
+                Key::Glob(field) => {
+                    let target = &mut index.fields[field.slot()];
+                    let filed = field
+                        .pattern(rule)
+                        .glob_text()
+                        .is_some_and(|glob| target.globs.insert(&glob, id));
+                    if !filed {
+                        target.scan.push(id);
                     }
-                    _ => index.fields[field.slot()].scan.push(id),
-                },
+                }
                 Key::Regex(field) => {
                     if let Pattern::Regex { regex, .. } = field.pattern(rule) {
                         let (sources, members) = &mut regexes[field.slot()];
@@ -169,18 +159,6 @@ impl RuleIndex {
                     Bucket::Flat(members)
                 };
                 target.exact.insert(value.to_owned(), bucket);
-            }
-            let (builder, members) =
-                std::mem::replace(&mut globs[slot], (GlobSetBuilder::new(), Vec::new()));
-            if !members.is_empty() {
-                match builder.build() {
-                    Ok(set) => {
-                        target.globs = Some(set);
-                        target.glob_rules = members;
-                    }
-                    // Each glob compiled alone; should the set refuse them, check one by one.
-                    Err(_) => target.scan.extend(members),
-                }
             }
             let (sources, members) = std::mem::take(&mut regexes[slot]);
             if !members.is_empty() {
@@ -240,15 +218,8 @@ impl FieldIndex {
             Some(Bucket::Nested(index)) => index.gather(rules, query, out),
             None => {}
         }
-        if let Some(globs) = &self.globs {
-            GLOB_MATCHES.with_borrow_mut(|matches| {
-                globs.matches_candidate_into(&Candidate::new(value), matches);
-                out.extend(
-                    matches
-                        .iter()
-                        .filter_map(|&i| self.glob_rules.get(i).copied()),
-                );
-            });
+        if !self.globs.is_empty() {
+            self.globs.gather(value, out);
         }
         if let Some(regexes) = &self.regexes {
             out.extend(

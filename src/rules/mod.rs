@@ -4,6 +4,7 @@
 //! rules are matched too but never decide. Who wins between rules, overrides and the
 //! default is settled in the `verdict` module, not here.
 
+mod affix;
 mod diff;
 mod index;
 mod pattern;

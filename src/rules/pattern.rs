@@ -23,11 +23,9 @@ pub enum Pattern {
     Glob {
         /// The pattern as written.
         source: String,
-        /// The parsed glob, for the index's `GlobSet` (lower-cased when case-insensitive).
-        /// Boxed, as is `wild`: a rule's three patterns stay small whatever their kind.
-        glob: Box<Glob>,
-        /// The matcher for one value: a plain wildcard matcher, far lighter than a regex
-        /// per rule when there are many thousands of globs.
+        /// The matcher for one value (lower-cased when case-insensitive): a plain wildcard
+        /// matcher, far lighter than a regex per rule when there are many thousands of
+        /// globs. Boxed, so that a rule's three patterns stay small whatever their kind.
         wild: Box<WildMatch>,
     },
     /// `~regex`: the regex must match somewhere in the value (unanchored).
@@ -37,6 +35,14 @@ pub enum Pattern {
         /// The compiled regex, boxed like a glob's matchers.
         regex: Box<Regex>,
     },
+}
+
+/// Parses a (folded) glob as recgate reads globs: `*` and `?` only, the rest literal.
+fn glob_of(folded: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(&escape_glob(folded))
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
 }
 
 /// Two patterns are equal when they are written the same way.
@@ -104,13 +110,9 @@ impl Pattern {
         if !source.contains(GLOB_WILDCARDS) {
             return Ok(Pattern::Exact(folded));
         }
-        GlobBuilder::new(&escape_glob(&folded))
-            .literal_separator(false)
-            .backslash_escape(true)
-            .build()
-            .map(|glob| Pattern::Glob {
+        glob_of(&folded)
+            .map(|_| Pattern::Glob {
                 source: source.to_owned(),
-                glob: Box::new(glob),
                 wild: Box::new(WildMatch::new(&folded)),
             })
             .map_err(|e| PatternError::Glob {
@@ -119,11 +121,13 @@ impl Pattern {
             })
     }
 
-    /// Whether this is a glob with only `*` wildcards: the index matches those as a set;
-    /// `?` matches one byte in a `GlobSet` but one character here, so `?` globs are
-    /// checked one by one.
-    pub fn is_star_glob(&self) -> bool {
-        matches!(self, Pattern::Glob { source, .. } if !source.contains('?'))
+    /// A glob as it matches (lower-cased when case-insensitive), for the index; `None`
+    /// for other patterns.
+    pub fn glob_text(&self) -> Option<String> {
+        match self {
+            Pattern::Glob { wild, .. } => Some(wild.pattern()),
+            _ => None,
+        }
     }
 
     /// Whether this pattern selects `value`.
