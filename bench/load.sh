@@ -10,6 +10,7 @@
 #   BIG=0 bench/load.sh          # the callback comparison only
 #   LOGGED=0 bench/load.sh       # without the row with logs
 #   BASELINE_BIN=path/to/older/recgate BIG=0 bench/load.sh   # A/B: another build in the rotation
+#   BASELINE_LOG=1 BASELINE_BIN=...      # the A/B with both builds logging their decisions
 #
 # Needs two cores. Installs wrk and nginx from the distribution's packages if missing.
 set -euo pipefail
