@@ -46,7 +46,23 @@ CONFIG
 cargo build --locked --bin recgate
 RUST_LOG=warn target/debug/recgate serve --config "$work/recgate.toml" --no-watch > "$work/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
+# The server must stop within 15 s of SIGTERM (its grace period is 5 s): a hang fails the
+# run instead of holding it.
+stop_server() {
+    kill "$server" 2>/dev/null || true
+    for _ in $(seq 1 150); do
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$server" 2>/dev/null; then
+        echo "the server did not stop within 15 s of SIGTERM" >&2
+        kill -9 "$server" 2>/dev/null || true
+        rm -rf "$work"
+        exit 1
+    fi
+    rm -rf "$work"
+}
+trap stop_server EXIT
 for _ in $(seq 1 100); do
     curl -sf http://127.0.0.1:18932/healthz >/dev/null && break
     sleep 0.1
