@@ -14,13 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OHA_VERSION=1.15.0
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v taskset >/dev/null || need+=(util-linux)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. bench/needs.sh
 if [ ! -x target/bench-tools/bin/oha ]; then
   cargo install oha --version "$OHA_VERSION" --locked --root target/bench-tools
 fi

@@ -60,7 +60,7 @@ impl fmt::Display for Format {
 }
 
 /// Recording cycle per format, in seconds; keys as the platform spells them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Interval {
     /// Cycle of MP4 recording, serialised as `Mp4`.
     #[serde(rename = "Mp4", skip_serializing_if = "Option::is_none")]
@@ -94,10 +94,10 @@ impl Interval {
 /// What to answer for one stream: record or not, and optionally how, with the exact
 /// response body rendered once. A handle: clones share one rendering, and rules with the
 /// same answer can share one decision (`RuleSet` does).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Decision(Arc<Rendered>);
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 struct Rendered {
     record: bool,
     formats: Option<Vec<Format>>,

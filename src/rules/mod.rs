@@ -92,27 +92,18 @@ impl std::fmt::Display for Check {
     }
 }
 
-/// Makes rules with the same answer (the same body) share one decision, the default's
-/// when it answers the same: a file of many thousand rules has only a few answers.
+/// Makes rules with the same answer share one decision, the default's when it answers
+/// the same: a file of many thousand rules has only a few answers.
 fn share_decisions(rules: &mut [Rule], default: &Decision) {
-    let mut first: foldhash::HashMap<&[u8], Option<usize>> = foldhash::HashMap::default();
-    first.insert(default.body(), None);
-    let sources: Vec<Option<Option<usize>>> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, rule)| {
-            let source = *first.entry(rule.decision.body()).or_insert(Some(i));
-            (source != Some(i)).then_some(source)
-        })
-        .collect();
-    drop(first);
-    for (i, source) in sources.into_iter().enumerate() {
-        let shared = match source {
-            None => continue,
-            Some(None) => default.clone(),
-            Some(Some(j)) => rules[j].decision.clone(),
-        };
-        rules[i].decision = shared;
+    let mut seen: foldhash::HashSet<Decision> = foldhash::HashSet::default();
+    seen.insert(default.clone());
+    for rule in rules {
+        match seen.get(&rule.decision) {
+            Some(shared) => rule.decision = shared.clone(),
+            None => {
+                seen.insert(rule.decision.clone());
+            }
+        }
     }
 }
 
