@@ -5,7 +5,7 @@
 //! glob, then a regex; a rule with no pattern at all is kept in a list that is always
 //! checked. When many rules share one exact value (one customer domain with thousands of
 //! channels), that bucket gets an index of its own over the remaining fields. A query
-//! gathers the candidates of its values (hash lookups, star globs by their literal ends
+//! gathers the candidates of its values (hash lookups, globs by their literal ends
 //! (`affix`), one `RegexSet` per field and bucket) and the first candidate in rule order
 //! that matches in full wins, exactly as a scan in file order would decide.
 
