@@ -36,7 +36,10 @@ const ADD_QUOTA: &str = "INSERT INTO quotas (name, refused) VALUES ($1, 0) \
 const LOCK_QUOTA: &str =
     "UPDATE quotas SET refused = refused + $2 WHERE name = $1 RETURNING refused";
 const EXPIRE_LEASES: &str = "DELETE FROM quota_leases WHERE quota = $1 AND renewed_at < $2";
-const COUNT_ACTIVE: &str = "SELECT COUNT(*) FROM recordings WHERE quota = $1 AND ended_at IS NULL";
+/// The quota's recordings in progress, as the ledger's writers keep them in sharded rows
+/// (16 rows to sum, however many recordings there are).
+const COUNT_ACTIVE: &str =
+    "SELECT CAST(COALESCE(SUM(active), 0) AS BIGINT) FROM quota_active WHERE quota = $1";
 const OTHER_LEASES: &str =
     "SELECT reserved, demand FROM quota_leases WHERE quota = $1 AND replica <> $2";
 const MONTH_SECONDS: &str = "SELECT COALESCE(SUM(seconds), 0.0) FROM quota_usage \
