@@ -221,8 +221,6 @@ impl LiveLedger {
     }
 }
 
-/// The writer: waits for work, takes everything waiting (up to `MAX_BATCH`), applies it
-/// in one transaction, answers every job.
 /// The ledger's tasks, as `LiveLedger::start` spawned them.
 #[derive(Debug)]
 pub struct LedgerTasks {
@@ -232,7 +230,8 @@ pub struct LedgerTasks {
     pub sweep: JoinHandle<()>,
 }
 
-/// Writes queued jobs in batches until `finish` fires; then takes no new job, writes
+/// The writer: waits for work, takes everything waiting (up to `MAX_BATCH`), applies it
+/// in one transaction, answers every job. Once `finish` fires it takes no new job, writes
 /// those already queued, and ends.
 async fn write(
     mut jobs: mpsc::Receiver<Job>,

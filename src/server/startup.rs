@@ -185,14 +185,13 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let (finish, close) = (CancellationToken::new(), CancellationToken::new());
     let store_tasks = store.spawn(&close, overrides.resync_interval);
     let mut tasks = Vec::new();
-    let mut writers = Vec::new();
     let quota_book = Arc::new(QuotaBook::default());
     if !security.quotas.is_empty() && store.database().is_none() {
         anyhow::bail!(
             "[[quota]] counts recordings in the store, but the override store is off; give [overrides] a store"
         );
     }
-    let ledger = match (lifecycle.is_on(), store.database()) {
+    let (ledger, writers) = match (lifecycle.is_on(), store.database()) {
         (true, Some(db)) => {
             let (ledger, started) = LiveLedger::start(
                 db.clone(),
@@ -204,16 +203,15 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
                 &finish,
             );
             tasks.push(started.sweep);
-            writers = started.writers;
-            ledger
+            (ledger, started.writers)
         }
         (true, None) => {
             tracing::warn!(
                 "[lifecycle] needs a store; with [overrides] store = \"off\", lifecycle events answer 503"
             );
-            LiveLedger::off(Arc::clone(&metrics))
+            (LiveLedger::off(Arc::clone(&metrics)), Vec::new())
         }
-        (false, _) => LiveLedger::off(Arc::clone(&metrics)),
+        (false, _) => (LiveLedger::off(Arc::clone(&metrics)), Vec::new()),
     };
     let stores = Stores {
         overrides: Arc::clone(&store),
