@@ -1,8 +1,9 @@
 //! Globs filed by the literal text they start or end with.
 //!
 //! A value can only match `ch-12-*` if it starts with `ch-12-`, and `*.backup` or
-//! `cam?.backup` if it ends with `.backup`. Each such glob is filed under the longer of its two literal ends, and a
-//! query looks its value's heads and tails up, one hash lookup per distinct length filed:
+//! `cam?.backup` if it ends with `.backup`. Each glob is filed under the longer of its two
+//! literal ends, and a query looks its value's heads and tails up, one hash lookup per
+//! distinct length filed:
 //! the candidates it gathers are a superset of the matches, which the rule check then
 //! settles. Far lighter than a `GlobSet` per bucket (which keeps a copy of every glob and
 //! an automaton): 100,000 globs take a few MB instead of about 90.
