@@ -163,9 +163,9 @@ pub fn answer(
     tracing::info!(
         target: LOG_TARGET,
         request_id = request.request_id,
-        domain = ?query.domain,
-        app = ?query.app,
-        stream = ?query.stream,
+        domain = query.domain.as_str(),
+        app = query.app.as_str(),
+        stream = query.stream.as_str(),
         codec = %query.codec,
         vbitrate = query.vbitrate,
         rule = verdict.rule_name(),

@@ -1,6 +1,7 @@
 //! Logging setup: `RUST_LOG` wins, `info` otherwise; human-readable text or JSON lines.
 //!
-//! Lines are formatted where they happen and written by a thread of their own, in batches
+//! Lines are formatted where they happen (`lines`: the stock text or JSON format, written
+//! without `core::fmt` where it can be) and written by a thread of their own, in batches
 //! when they come fast: the callback never waits for standard output (a pipe to a slow log
 //! collector, say). Past `LOG_BUFFER_LINES` waiting (`--log-buffer-lines`), new lines are
 //! dropped and counted (`recgate_log_lines_dropped_total`) rather than slow the answers.
@@ -10,6 +11,9 @@ use std::io::{BufWriter, IsTerminal};
 use std::sync::OnceLock;
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::JsonFields;
+
+use super::lines::Lines;
 
 /// Log lines that may wait for the writer thread before new ones are dropped, unless
 /// `--log-buffer-lines` says otherwise.
@@ -60,8 +64,11 @@ pub fn init(format: LogFormat, buffer_lines: usize) -> LogGuard {
         .with_ansi(ansi)
         .with_writer(writer);
     let installed = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.event_format(Lines::text()).try_init(),
+        LogFormat::Json => builder
+            .fmt_fields(JsonFields::new())
+            .event_format(Lines::json())
+            .try_init(),
     };
     // A second init keeps the first subscriber and its writer.
     match installed {

@@ -2,6 +2,7 @@
 //! (`metrics`).
 
 pub mod exposition;
+mod lines;
 mod logs;
 pub mod metrics;
 
