@@ -16,7 +16,7 @@ use super::request_id::{MakeFastRequestId, REQUEST_ID_HEADER};
 use crate::service::AppState;
 use crate::telemetry::metrics::{RequestLabels, RouteLabel};
 use axum::body::Body;
-use axum::http::{Method, Request, Response, StatusCode};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, Either, FutureExt, Ready, ready};
@@ -60,6 +60,11 @@ impl<A: App> Edge<A> {
             callback: None,
             app,
         }
+    }
+
+    /// Whether this edge answers callbacks itself (the public listener's does).
+    pub fn answers_callbacks(&self) -> bool {
+        self.callback.is_some()
     }
 
     /// Answers `GET|HEAD path` inline from `state`, everything else with `app`.
@@ -159,6 +164,136 @@ where
     }
 }
 
+/// Headers of the most that a head read from the socket may carry; one with more is
+/// handed to hyper, which allows 100.
+pub const MAX_RAW_HEADERS: usize = 32;
+
+/// A request head as read from the socket (`server::connection`), which the edge may answer
+/// without hyper.
+pub type RawHead<'h, 'b> = httparse::Request<'h, 'b>;
+
+/// Headers of a raw head, looked up by name whatever its case.
+struct RawHeaders<'a>(&'a [httparse::Header<'a>]);
+
+impl crate::service::callback::Headers for RawHeaders<'_> {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+}
+
+impl<A: App> Edge<A> {
+    /// Answers `head` into `out`, as an HTTP/1.1 response whole, when it is a callback the
+    /// edge answers without hyper: `GET` or `HEAD` of the callback path over HTTP/1.1,
+    /// within the query cap, with no body, no `Connection`, `Expect` or `Upgrade` header,
+    /// and no signature to check. Anything else returns `false` having written and counted
+    /// nothing, for hyper to answer.
+    pub fn answer_raw(&self, head: &RawHead<'_, '_>, out: &mut Vec<u8>) -> bool {
+        let Some(callback) = &self.callback else {
+            return false;
+        };
+        let Some((query, given_id)) = callback.takes_raw(head) else {
+            return false;
+        };
+        callback.answer_raw(head, query, given_id, out);
+        true
+    }
+}
+
+impl Callback {
+    /// The query and the `x-request-id` of a head the edge answers itself.
+    fn takes_raw<'b>(&self, head: &RawHead<'_, 'b>) -> Option<(&'b str, Option<HeaderValue>)> {
+        if !matches!(head.method?, "GET" | "HEAD") || head.version? != 1 {
+            return None;
+        }
+        let (path, query) = match head.path?.split_once('?') {
+            Some((path, query)) => (path, query),
+            None => (head.path?, ""),
+        };
+        if path != &*self.path || query.len() > MAX_QUERY_LEN {
+            return None;
+        }
+        let mut given_id = None;
+        for header in head.headers.iter() {
+            let name = header.name;
+            if [
+                "content-length",
+                "transfer-encoding",
+                "connection",
+                "expect",
+                "upgrade",
+            ]
+            .iter()
+            .any(|framing| name.eq_ignore_ascii_case(framing))
+            {
+                return None;
+            }
+            if given_id.is_none() && name.eq_ignore_ascii_case(REQUEST_ID_HEADER.as_str()) {
+                given_id = Some(HeaderValue::from_bytes(header.value).ok()?);
+            }
+        }
+        if self.state.live().auth.is_some() {
+            return None;
+        }
+        Some((query, given_id))
+    }
+
+    /// What `answer` does, for a raw head: the same decision, metrics and log line, and
+    /// the bytes hyper would have sent for it.
+    fn answer_raw(
+        &self,
+        head: &RawHead<'_, '_>,
+        query: &str,
+        given_id: Option<HeaderValue>,
+        out: &mut Vec<u8>,
+    ) {
+        let started = Instant::now();
+        let id = given_id.or_else(|| self.ids.next_id());
+        let id_text = id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let head_only = head.method == Some("HEAD");
+        let decided = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let request = crate::service::callback::CallbackRequest {
+                query,
+                headers: &RawHeaders(head.headers),
+                request_id: id_text,
+                started,
+            };
+            crate::service::callback::answer(&self.state, &request, jiff::Timestamp::now())
+        }));
+        if let Ok(Ok(body)) = &decided {
+            super::raw::ok(out, id.as_ref(), body, head_only);
+            self.state
+                .metrics()
+                .decision_duration
+                .observe(started.elapsed().as_secs_f64());
+            self.ok.inc();
+            return;
+        }
+        let mut response = match decided {
+            Ok(Ok(body)) => json(axum::body::Body::from(body)),
+            Ok(Err(failure)) => super::ApiError::Forbidden(failure).into_response(),
+            Err(panic) => answer_panic(&self.state, PanicAnswer::Decision, panic.as_ref()),
+        };
+        if let Some(id) = id {
+            response.headers_mut().insert(REQUEST_ID_HEADER, id);
+        }
+        record(
+            self.state.metrics(),
+            &self.route,
+            true,
+            started,
+            &response,
+            Some(&self.ok),
+        );
+        super::raw::response(out, response, head_only);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,23 +346,6 @@ formats = ["mp4", "m3u8"]
         .expect("a body")
         .to_bytes();
         (status, headers, body)
-    }
-
-    /// The metrics a request leaves behind, sorted, without latencies and load times, nor
-    /// the callback's 200 series that the inline path creates at 0 at startup.
-    fn counted(state: &AppState) -> Vec<String> {
-        let mut lines: Vec<String> = state
-            .metrics()
-            .render()
-            .lines()
-            .filter(|l| !l.starts_with("recgate_decision_duration_seconds_bucket"))
-            .filter(|l| !l.starts_with("recgate_decision_duration_seconds_sum"))
-            .filter(|l| !l.starts_with("recgate_config_last_reload_success_timestamp"))
-            .filter(|l| !(l.starts_with("recgate_http_requests_total") && l.ends_with(" 0")))
-            .map(str::to_owned)
-            .collect();
-        lines.sort();
-        lines
     }
 
     type Headers<'a> = &'a [(&'a str, &'a str)];
@@ -289,8 +407,8 @@ formats = ["mp4", "m3u8"]
             let inline = answer(&edge);
             assert_eq!(inline, answer(&stack), "{method} {uri} {headers:?}");
             assert_eq!(
-                counted(&inline_state),
-                counted(&stack_state),
+                crate::http::counted_metrics(&inline_state),
+                crate::http::counted_metrics(&stack_state),
                 "{method} {uri} {headers:?}: the same metrics"
             );
         }

@@ -6,12 +6,10 @@ use crate::http::{App, Edge, PublicPaths, admin_router, public_router};
 use crate::ledger::live::{Ends, LiveLedger};
 use crate::overrides::{Overrides, StoreSpec};
 use crate::quota::{self, QuotaBook};
+use crate::server::connection;
 use crate::server::reload::{Reloader, StartedWith};
 use crate::service::{AppState, Security, Stores};
 use crate::telemetry::metrics::Metrics;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +19,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
@@ -35,7 +34,8 @@ pub async fn serve(
     drain: Duration,
     limits: Limits,
 ) {
-    let graceful = GracefulShutdown::new();
+    let connections = TaskTracker::new();
+    let stopping = CancellationToken::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -53,28 +53,17 @@ pub async fn serve(
         };
         // Answers are one small write; waiting for Nagle only adds latency.
         let _ = stream.set_nodelay(true);
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            // A client may send its request and shut down its write side at once (probes,
-            // scripted clients): the request is still answered, as nginx does.
-            .half_close(true)
-            .max_buf_size(limits.max_head_bytes)
-            // Head and a ~100-byte body go out in one buffer and one write(2); measured
-            // 2-3% more callbacks per second than writev(2) of two pieces.
-            .writev(false)
-            .serve_connection(TokioIo::new(stream), service.clone());
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
+        let connection = connection::serve(stream, service.clone(), limits, stopping.clone());
+        connections.spawn(async move {
+            connection.await;
             drop(slot);
         });
     }
     drop(listener);
+    stopping.cancel();
+    connections.close();
     tokio::select! {
-        () = graceful.shutdown() => tracing::debug!("all connections drained"),
+        () = connections.wait() => tracing::debug!("all connections drained"),
         () = tokio::time::sleep(drain) => {
             tracing::warn!(timeout = ?drain, "drain timed out; closing remaining connections");
         }

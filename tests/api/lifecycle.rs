@@ -314,9 +314,15 @@ async fn usage_sums_files_and_peaks_by_day_and_by_rule() {
         json!([{"key": today, "recorded_seconds": 150.5, "files": 2, "peak_active": 2}]),
         "{usage}"
     );
+    // The same day in Shanghai, which is already tomorrow from 16:00 UTC.
+    let shanghai = now
+        .in_tz("Asia/Shanghai")
+        .expect("a known zone")
+        .date()
+        .to_string();
     let (_, _, body) = server
         .admin_get(&format!(
-            "/usage?from={today}&to={today}&by=rule&tz=Asia/Shanghai"
+            "/usage?from={shanghai}&to={shanghai}&by=rule&tz=Asia/Shanghai"
         ))
         .await;
     let usage: Value = serde_json::from_str(&body).expect("JSON");
