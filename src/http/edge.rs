@@ -188,17 +188,12 @@ impl<A: App> Edge<A> {
     /// Answers `head` into `out`, as an HTTP/1.1 response whole, when it is a callback the
     /// edge answers without hyper: `GET` or `HEAD` of the callback path over HTTP/1.1,
     /// within the query cap, with no body, no `Connection`, `Expect` or `Upgrade` header,
-    /// and no signature to check. Anything else returns `false` having written and counted
-    /// nothing, for hyper to answer.
-    pub fn answer_raw(&self, head: &RawHead<'_, '_>, out: &mut Vec<u8>) -> bool {
-        let Some(callback) = &self.callback else {
-            return false;
-        };
-        let Some((query, given_id)) = callback.takes_raw(head) else {
-            return false;
-        };
-        callback.answer_raw(head, query, given_id, out);
-        true
+    /// Returns when it took the request up; anything else returns `None` having written
+    /// and counted nothing, for hyper to answer.
+    pub fn answer_raw(&self, head: &RawHead<'_, '_>, out: &mut Vec<u8>) -> Option<Instant> {
+        let callback = self.callback.as_ref()?;
+        let (query, given_id) = callback.takes_raw(head)?;
+        Some(callback.answer_raw(head, query, given_id, out))
     }
 }
 
@@ -234,9 +229,6 @@ impl Callback {
                 given_id = Some(HeaderValue::from_bytes(header.value).ok()?);
             }
         }
-        if self.state.live().auth.is_some() {
-            return None;
-        }
         Some((query, given_id))
     }
 
@@ -248,7 +240,7 @@ impl Callback {
         query: &str,
         given_id: Option<HeaderValue>,
         out: &mut Vec<u8>,
-    ) {
+    ) -> Instant {
         let started = Instant::now();
         let id = given_id.or_else(|| self.ids.next_id());
         let id_text = id
@@ -256,6 +248,8 @@ impl Callback {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let head_only = head.method == Some("HEAD");
+        let now = jiff::Timestamp::now();
+        let second = u64::try_from(now.as_second()).unwrap_or_default();
         let decided = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let request = crate::service::callback::CallbackRequest {
                 query,
@@ -263,16 +257,16 @@ impl Callback {
                 request_id: id_text,
                 started,
             };
-            crate::service::callback::answer(&self.state, &request, jiff::Timestamp::now())
+            crate::service::callback::answer(&self.state, &request, now)
         }));
         if let Ok(Ok(body)) = &decided {
-            super::raw::ok(out, id.as_ref(), body, head_only);
+            super::raw::ok(out, id.as_ref(), body, head_only, second);
             self.state
                 .metrics()
                 .decision_duration
                 .observe(started.elapsed().as_secs_f64());
             self.ok.inc();
-            return;
+            return started;
         }
         let mut response = match decided {
             Ok(Ok(body)) => json(axum::body::Body::from(body)),
@@ -290,7 +284,8 @@ impl Callback {
             &response,
             Some(&self.ok),
         );
-        super::raw::response(out, response, head_only);
+        super::raw::response(out, response, head_only, second);
+        started
     }
 }
 

@@ -8,24 +8,26 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
-/// The 200 of a decision: `body` as JSON, with its request id.
-pub fn ok(out: &mut Vec<u8>, id: Option<&HeaderValue>, body: &Bytes, head_only: bool) {
+/// The 200 of a decision: `body` as JSON, with its request id, dated `second` (since the
+/// epoch).
+pub fn ok(out: &mut Vec<u8>, id: Option<&HeaderValue>, body: &Bytes, head_only: bool, second: u64) {
     out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n");
     if let Some(id) = id {
         out.extend_from_slice(b"x-request-id: ");
         out.extend_from_slice(id.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    end_of_head(out, body.len());
+    end_of_head(out, body.len(), second);
     if !head_only {
         out.extend_from_slice(body);
     }
 }
 
-/// Any other response whose body is ready (an error's JSON, the panic answer).
-pub fn response(out: &mut Vec<u8>, response: Response<Body>, head_only: bool) {
+/// Any other response whose body is ready (an error's JSON, the panic answer), dated
+/// `second`.
+pub fn response(out: &mut Vec<u8>, response: Response<Body>, head_only: bool, second: u64) {
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
@@ -50,18 +52,18 @@ pub fn response(out: &mut Vec<u8>, response: Response<Body>, head_only: bool) {
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    end_of_head(out, body.len());
+    end_of_head(out, body.len(), second);
     if !head_only {
         out.extend_from_slice(&body);
     }
 }
 
 /// `content-length`, `date` and the blank line.
-fn end_of_head(out: &mut Vec<u8>, length: usize) {
+fn end_of_head(out: &mut Vec<u8>, length: usize, second: u64) {
     out.extend_from_slice(b"content-length: ");
     out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
     out.extend_from_slice(b"\r\ndate: ");
-    date(out);
+    date(out, second);
     out.extend_from_slice(b"\r\n\r\n");
 }
 
@@ -70,23 +72,20 @@ thread_local! {
     static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
 
-/// The time now as an HTTP date (`Tue, 01 Dec 2026 19:40:00 GMT`), formatted once a second.
-fn date(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let second = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
+/// `second` as an HTTP date (`Tue, 01 Dec 2026 19:40:00 GMT`), formatted once a second.
+fn date(out: &mut Vec<u8>, second: u64) {
+    let at = UNIX_EPOCH + Duration::from_secs(second);
     let cached = DATE.try_with(|cache| {
         let Ok(mut cache) = cache.try_borrow_mut() else {
             return false;
         };
         if cache.0 != second {
-            *cache = (second, httpdate::fmt_http_date(now));
+            *cache = (second, httpdate::fmt_http_date(at));
         }
         out.extend_from_slice(cache.1.as_bytes());
         true
     });
     if cached != Ok(true) {
-        out.extend_from_slice(httpdate::fmt_http_date(now).as_bytes());
+        out.extend_from_slice(httpdate::fmt_http_date(at).as_bytes());
     }
 }

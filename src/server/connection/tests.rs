@@ -29,7 +29,11 @@ fn limits() -> Limits {
 }
 
 fn edge() -> (Edge<impl App>, AppState) {
-    let config = Config::from_str(CONFIG, Path::new("t.toml")).expect("valid config");
+    edge_for(CONFIG)
+}
+
+fn edge_for(config: &str) -> (Edge<impl App>, AppState) {
+    let config = Config::from_str(config, Path::new("t.toml")).expect("valid config");
     let state = AppState::new(config.rules, config.auth, config.source);
     let edge = Edge::with_callback(
         router(state.clone(), "/", Duration::from_secs(5)),
@@ -41,9 +45,17 @@ fn edge() -> (Edge<impl App>, AppState) {
 
 /// A listener serving each connection as the server does (`fast`) or with hyper alone.
 async fn listener(fast: bool, stopping: CancellationToken) -> (std::net::SocketAddr, AppState) {
+    listener_for(CONFIG, fast, stopping).await
+}
+
+async fn listener_for(
+    config: &str,
+    fast: bool,
+    stopping: CancellationToken,
+) -> (std::net::SocketAddr, AppState) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let addr = listener.local_addr().expect("an address");
-    let (service, state) = edge();
+    let (service, state) = edge_for(config);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let (service, stopping) = (service.clone(), stopping.clone());
@@ -174,7 +186,7 @@ fn plain_callbacks_are_answered_from_the_buffer_and_the_rest_left_for_hyper() {
     };
     for plain in [GET, MISS, HEAD] {
         let (next, left, written) = ways(plain);
-        assert!(matches!(next, Next::Answered), "{plain}");
+        assert!(matches!(next, Next::Answered(_)), "{plain}");
         assert_eq!(left, 0, "{plain}: the head is taken off");
         assert!(written > 0, "{plain}");
     }
@@ -236,22 +248,48 @@ async fn an_idle_connection_ends_when_the_server_stops() {
     assert!(rest.is_empty());
 }
 
-#[test]
-fn callbacks_that_carry_a_signature_to_check_are_left_for_hyper() {
-    let signed = format!(
+#[tokio::test]
+async fn signed_callbacks_and_refused_ones_get_the_bytes_hyper_would_send() {
+    let signed_config = format!(
         "[auth]\nmode = \"enforce\"\nkey = \"k3yForTests01234\"\n{}",
         CONFIG.replace("[server]\nheader_read_timeout = \"300ms\"\n", "")
     );
-    let config = Config::from_str(&signed, Path::new("t.toml")).expect("valid config");
-    let state = AppState::new(config.rules, config.auth, config.source);
-    let edge = Edge::with_callback(
-        router(state.clone(), "/", Duration::from_secs(5)),
-        "/",
-        state,
+    let stopping = CancellationToken::new();
+    let (fast, fast_state) = listener_for(&signed_config, true, stopping.clone()).await;
+    let (hyper, hyper_state) = listener_for(&signed_config, false, stopping.clone()).await;
+    let now = jiff::Timestamp::now().as_second().to_string();
+    let key = crate::auth::signature::Key::new("k3yForTests01234").expect("a valid key");
+    let signature = crate::auth::signature::sign("live.example.com", &now, &key);
+    let good = format!(
+        "GET /?stream=course-1 HTTP/1.1\r\nHost: live.example.com\r\nX-Request-Id: s-1\r\nALI-LIVE-TIMESTAMP: {now}\r\nALI-LIVE-SIGNATURE: {signature}\r\n\r\n"
     );
-    let mut read = BytesMut::from(GET.as_bytes());
-    let mut out = Vec::new();
-    let next = answer_one(&edge, &mut read, &mut out, limits().max_head_bytes);
-    assert!(matches!(next, Next::Other));
-    assert_eq!((read.len(), out.len()), (GET.len(), 0));
+    let forged = good.replace(&signature, &"0".repeat(signature.len()));
+    for (case, request, status) in [
+        ("signed", good.as_str(), "200 OK"),
+        ("forged", forged.as_str(), "403 Forbidden"),
+        ("unsigned", GET, "403 Forbidden"),
+    ] {
+        let pieces = [request.as_bytes().to_vec()];
+        let (from_fast, from_hyper) = (
+            exchange(fast, &pieces).await,
+            exchange(hyper, &pieces).await,
+        );
+        assert_eq!(from_fast, from_hyper, "{case}");
+        assert!(
+            from_fast.starts_with(&format!("HTTP/1.1 {status}")),
+            "{case}: {from_fast}"
+        );
+        assert_eq!(
+            crate::http::counted_metrics(&fast_state),
+            crate::http::counted_metrics(&hyper_state),
+            "{case}: the same metrics"
+        );
+        let (edge, _) = edge_for(&signed_config);
+        let mut read = BytesMut::from(request.as_bytes());
+        let next = answer_one(&edge, &mut read, &mut Vec::new(), limits().max_head_bytes);
+        assert!(
+            matches!(next, Next::Answered(_)),
+            "{case}: answered from the socket"
+        );
+    }
 }
