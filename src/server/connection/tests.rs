@@ -92,7 +92,14 @@ async fn exchange(addr: std::net::SocketAddr, pieces: &[Vec<u8>]) -> String {
         .expect("read");
     let answer = String::from_utf8_lossy(&answer).into_owned();
     let date = regex::Regex::new(r"date: [^\r]+\r\n").expect("a regex");
-    date.replace_all(&answer, "date: <date>\r\n").into_owned()
+    let generated = regex::Regex::new(
+        r"x-request-id: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\r\n",
+    )
+    .expect("a regex");
+    let answer = date.replace_all(&answer, "date: <date>\r\n");
+    generated
+        .replace_all(&answer, "x-request-id: <generated>\r\n")
+        .into_owned()
 }
 
 const GET: &str = "GET /?domain=live.example.com&app=edu&stream=course-7&codec=h265&vbitrate=2500 HTTP/1.1\r\nHost: live.example.com\r\nX-Request-Id: id-1\r\n\r\n";
@@ -114,6 +121,10 @@ fn cases() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     vec![
         ("a callback", one(GET)),
         ("a callback no rule matches", one(MISS)),
+        (
+            "a callback without a request id",
+            one("GET /?stream=course-2 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ),
         ("HEAD", one(HEAD)),
         ("three pipelined", one(&format!("{GET}{HEAD}{MISS}"))),
         (
@@ -190,7 +201,7 @@ fn plain_callbacks_are_answered_from_the_buffer_and_the_rest_left_for_hyper() {
         assert_eq!(left, 0, "{plain}: the head is taken off");
         assert!(written > 0, "{plain}");
     }
-    for (case, pieces) in cases().into_iter().skip(5) {
+    for (case, pieces) in cases().into_iter().skip(6) {
         let text = String::from_utf8(pieces.concat()).expect("text");
         if case.starts_with("a callback") {
             continue;
