@@ -4,7 +4,9 @@ Three servers, each pinned to core 0 in turn with wrk on core 1, in alternating 
 
 - `quota`: this build, the deciding rule names a quota (a cap far above the load);
 - `no quota`: this build, the same rules without it;
-- `baseline`: the build before quotas, the same rules.
+- `off`: this build, the same rules without the quota or the ledger (no `[lifecycle]`):
+  what the lifecycle and quota features together cost, against nothing;
+- `baseline`: the build before quotas, the same rules (when BASELINE_BIN is set).
 
 Every request asks about a new stream (a wrk script counts), so every answer records a
 new stream: the quota takes a slot, and every server writes the decision to its SQLite
@@ -26,16 +28,14 @@ DURATION = int(os.environ.get("DURATION", "10"))
 RATE = int(os.environ.get("RATE", "4000"))
 CONNECTIONS = 32
 SERVER_CORE, LOAD_CORE = "0", "1"
-RECGATE = "target/release/recgate"
-BASELINE = os.environ["BASELINE_BIN"]
+RECGATE = os.environ.get("RECGATE_BIN", "target/release/recgate")
+BASELINE = os.environ.get("BASELINE_BIN")
 
 RULES = """[server]
 listen = "127.0.0.1:{port}"
 [overrides]
 store = "sqlite:{name}.db"
-[lifecycle]
-ingest_path = "/ingest"
-notify_path = "/notify"
+{lifecycle}
 {quota}
 [default]
 record = false
@@ -60,6 +60,11 @@ stream = "course-*"
 record = false
 """
 
+LIFECYCLE = """[lifecycle]
+ingest_path = "/ingest"
+notify_path = "/notify"
+"""
+
 QUOTA = """[[quota]]
 name = "premium"
 max_active = 10000000
@@ -81,11 +86,12 @@ end
 """
 
 
-def serve(work, name, binary, quota):
+def serve(work, name, binary, quota, ledger=True):
     (port,) = free_ports(1)
     config = os.path.join(work, f"{name}.toml")
     with open(config, "w") as f:
         f.write(RULES.format(port=port, name=name, quota=QUOTA if quota else "",
+                             lifecycle=LIFECYCLE if ledger else "",
                              rule_quota='quota = "premium"' if quota else ""))
     proc = subprocess.Popen(
         ["taskset", "-c", SERVER_CORE, binary, "serve", "--config", config, "--no-watch"],
@@ -118,8 +124,10 @@ def main():
     servers = {
         "quota": serve(work, "quota", os.path.abspath(RECGATE), True),
         "no quota": serve(work, "plain", os.path.abspath(RECGATE), False),
-        "baseline": serve(work, "baseline", os.path.abspath(BASELINE), False),
+        "off": serve(work, "off", os.path.abspath(RECGATE), False, ledger=False),
     }
+    if BASELINE:
+        servers["baseline"] = serve(work, "baseline", os.path.abspath(BASELINE), False)
     runs = {name: [] for name in servers}
     try:
         for proc, port in servers.values():
@@ -143,8 +151,10 @@ def main():
               f"{statistics.median(r['cpu_us'] for r in rows):.2f} | {per_run} |")
     cpu = {name: statistics.median(r["cpu_us"] for r in rows) for name, rows in runs.items()}
     print(f"\nquota / no quota: CPU per request {cpu['quota'] / cpu['no quota']:.3f}x; "
-          f"no quota / baseline build: {cpu['no quota'] / cpu['baseline']:.3f}x; "
-          f"quota / baseline build: {cpu['quota'] / cpu['baseline']:.3f}x")
+          f"ledger and quota on / off: {cpu['quota'] / cpu['off']:.3f}x")
+    if "baseline" in cpu:
+        print(f"no quota / baseline build: {cpu['no quota'] / cpu['baseline']:.3f}x; "
+              f"quota / baseline build: {cpu['quota'] / cpu['baseline']:.3f}x")
     if any(r["non2xx"] for rows in runs.values() for r in rows):
         print("some answers were not 200")
 

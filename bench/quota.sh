@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quota benchmark: the callback's CPU per request with a quota on the deciding rule,
-# against the same rules without it and against the build before quotas (the baseline,
+# against the same rules without it, without the ledger either (no [lifecycle]), and
+# against the build before quotas (the baseline,
 # built from BASELINE_REV in a worktree under target/). Every server records new streams
 # into its own SQLite ledger; wrk asks about a new stream every request, at a steady RATE
 # below what the ledger writes. Loopback only, bounded in time.
