@@ -2,10 +2,11 @@
 //!
 //! # The flow of a callback
 //!
-//! An HTTP request (`http`) hands its query string and signature headers to
-//! `service::callback`, which checks the signature (`auth`), parses a `query::Query`, and
-//! asks `verdict::decide` who decides at this instant: a runtime override
-//! (`overrides::OverrideSet`), else the first matching rule of the compiled
+//! A connection (`server::connection`) answers plain callbacks from the socket and hands
+//! anything else to hyper; either way the request (`http`) hands its query string and
+//! signature headers to `service::callback`, which checks the signature (`auth`), parses
+//! a `query::Query`, and asks `verdict::decide` who decides at this instant: a runtime
+//! override (`overrides::OverrideSet`), else the first matching rule of the compiled
 //! `rules::RuleSet` (built from `config`), else the default. The outcome, a
 //! `verdict::Verdict`, carries the `decision::Decision` whose prepared body is sent back.
 //! Nothing on that path waits on I/O: rules and overrides are in-memory snapshots.
@@ -39,7 +40,8 @@
 //!
 //! * `http`: routers for the public and admin listeners, their middleware, and `Edge`, the
 //!   per-connection service that answers the callback inline.
-//! * `server`: bind, serve, shut down gracefully, and reload the config in place.
+//! * `server`: bind, serve each connection (plain callbacks from the socket, the rest
+//!   through hyper), shut down gracefully, and reload the config in place.
 //! * `cli`: the command line: `serve`, `check`, `decide`, `override`, `probe`.
 //!
 //! Dependencies point down this list and never back: `tests/api/layout.rs` checks that

@@ -119,12 +119,22 @@ impl Callback {
                 started,
             )
         }));
-        let mut response = match decided {
+        let response = match decided {
             Ok(Ok(body)) => json(EdgeBody::Left(Full::new(body))),
             Ok(Err(error)) => error.into_response().map(EdgeBody::Right),
             Err(panic) => answer_panic(&self.state, PanicAnswer::Decision, panic.as_ref())
                 .map(EdgeBody::Right),
         };
+        self.finish(response, id, started)
+    }
+
+    /// `response` with its request id, counted and timed.
+    fn finish<B>(
+        &self,
+        mut response: Response<B>,
+        id: Option<HeaderValue>,
+        started: Instant,
+    ) -> Response<B> {
         if let Some(id) = id {
             response.headers_mut().insert(REQUEST_ID_HEADER, id);
         }
@@ -268,22 +278,12 @@ impl Callback {
             self.ok.inc();
             return started;
         }
-        let mut response = match decided {
+        let response = match decided {
             Ok(Ok(body)) => json(axum::body::Body::from(body)),
             Ok(Err(failure)) => super::ApiError::Forbidden(failure).into_response(),
             Err(panic) => answer_panic(&self.state, PanicAnswer::Decision, panic.as_ref()),
         };
-        if let Some(id) = id {
-            response.headers_mut().insert(REQUEST_ID_HEADER, id);
-        }
-        record(
-            self.state.metrics(),
-            &self.route,
-            true,
-            started,
-            &response,
-            Some(&self.ok),
-        );
+        let response = self.finish(response, id, started);
         super::raw::response(out, response, head_only, second);
         started
     }

@@ -227,6 +227,42 @@ fn ordinary(field: &Field) -> bool {
     !name.starts_with("log.") && !name.starts_with("r#")
 }
 
+/// What both formats write alike: integers and booleans as they are, and the kinds only
+/// the stock formatters write (wide integers, floats, errors) handed to them.
+macro_rules! same_in_both_formats {
+    () => {
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.number(field, value);
+        }
+
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.number(field, value);
+        }
+
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            if self.name(field) {
+                self.line.push_str(if value { "true" } else { "false" });
+            }
+        }
+
+        fn record_i128(&mut self, _: &Field, _: i128) {
+            self.stock_only = true;
+        }
+
+        fn record_u128(&mut self, _: &Field, _: u128) {
+            self.stock_only = true;
+        }
+
+        fn record_f64(&mut self, _: &Field, _: f64) {
+            self.stock_only = true;
+        }
+
+        fn record_error(&mut self, _: &Field, _: &(dyn std::error::Error + 'static)) {
+            self.stock_only = true;
+        }
+    };
+}
+
 /// The fields as `tracing-subscriber`'s `DefaultVisitor` writes them without ANSI.
 struct TextFields<'a> {
     line: &'a mut String,
@@ -278,35 +314,7 @@ impl Visit for TextFields<'_> {
         }
     }
 
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.number(field, value);
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.number(field, value);
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.name(field) {
-            self.line.push_str(if value { "true" } else { "false" });
-        }
-    }
-
-    fn record_i128(&mut self, _: &Field, _: i128) {
-        self.stock_only = true;
-    }
-
-    fn record_u128(&mut self, _: &Field, _: u128) {
-        self.stock_only = true;
-    }
-
-    fn record_f64(&mut self, _: &Field, _: f64) {
-        self.stock_only = true;
-    }
-
-    fn record_error(&mut self, _: &Field, _: &(dyn std::error::Error + 'static)) {
-        self.stock_only = true;
-    }
+    same_in_both_formats!();
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.stock_only {
@@ -359,35 +367,7 @@ impl Visit for JsonFields<'_> {
         }
     }
 
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.number(field, value);
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.number(field, value);
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.name(field) {
-            self.line.push_str(if value { "true" } else { "false" });
-        }
-    }
-
-    fn record_i128(&mut self, _: &Field, _: i128) {
-        self.stock_only = true;
-    }
-
-    fn record_u128(&mut self, _: &Field, _: u128) {
-        self.stock_only = true;
-    }
-
-    fn record_f64(&mut self, _: &Field, _: f64) {
-        self.stock_only = true;
-    }
-
-    fn record_error(&mut self, _: &Field, _: &(dyn std::error::Error + 'static)) {
-        self.stock_only = true;
-    }
+    same_in_both_formats!();
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if !self.name(field) {
