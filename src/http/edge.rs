@@ -197,19 +197,40 @@ impl crate::service::callback::Headers for RawHeaders<'_> {
 impl<A: App> Edge<A> {
     /// Answers `head` into `out`, as an HTTP/1.1 response whole, when it is a callback the
     /// edge answers without hyper: `GET` or `HEAD` of the callback path over HTTP/1.1,
-    /// within the query cap, with no body, no `Connection`, `Expect` or `Upgrade` header,
-    /// Returns when it took the request up; anything else returns `None` having written
-    /// and counted nothing, for hyper to answer.
-    pub fn answer_raw(&self, head: &RawHead<'_, '_>, out: &mut Vec<u8>) -> Option<Instant> {
+    /// within the query cap, with no body and no `Expect`, `Upgrade` or `Connection:
+    /// upgrade` header. Anything else returns `None` having written and counted nothing,
+    /// for hyper to answer.
+    pub fn answer_raw(&self, head: &RawHead<'_, '_>, out: &mut Vec<u8>) -> Option<RawAnswer> {
         let callback = self.callback.as_ref()?;
-        let (query, given_id) = callback.takes_raw(head)?;
-        Some(callback.answer_raw(head, query, given_id, out))
+        let taken = callback.takes_raw(head)?;
+        let at = callback.answer_raw(head, &taken, out);
+        Some(RawAnswer {
+            at,
+            close: taken.close,
+        })
     }
+}
+
+/// A callback answered from a raw head.
+#[derive(Debug, Clone, Copy)]
+pub struct RawAnswer {
+    /// When it was taken up.
+    pub at: Instant,
+    /// The client asked to close the connection after it (`Connection: close`); the
+    /// answer says so too.
+    pub close: bool,
+}
+
+/// What a raw head the edge answers itself asks for.
+struct Taken<'b> {
+    query: &'b str,
+    given_id: Option<HeaderValue>,
+    close: bool,
 }
 
 impl Callback {
     /// The query and the `x-request-id` of a head the edge answers itself.
-    fn takes_raw<'b>(&self, head: &RawHead<'_, 'b>) -> Option<(&'b str, Option<HeaderValue>)> {
+    fn takes_raw<'b>(&self, head: &RawHead<'_, 'b>) -> Option<Taken<'b>> {
         if !matches!(head.method?, "GET" | "HEAD") || head.version? != 1 {
             return None;
         }
@@ -220,39 +241,41 @@ impl Callback {
         if path != &*self.path || query.len() > MAX_QUERY_LEN {
             return None;
         }
-        let mut given_id = None;
+        let mut taken = Taken {
+            query,
+            given_id: None,
+            close: false,
+        };
         for header in head.headers.iter() {
             let name = header.name;
-            if [
-                "content-length",
-                "transfer-encoding",
-                "connection",
-                "expect",
-                "upgrade",
-            ]
-            .iter()
-            .any(|framing| name.eq_ignore_ascii_case(framing))
+            if ["content-length", "transfer-encoding", "expect", "upgrade"]
+                .iter()
+                .any(|framing| name.eq_ignore_ascii_case(framing))
             {
                 return None;
             }
-            if given_id.is_none() && name.eq_ignore_ascii_case(REQUEST_ID_HEADER.as_str()) {
-                given_id = Some(HeaderValue::from_bytes(header.value).ok()?);
+            if name.eq_ignore_ascii_case("connection") {
+                for option in std::str::from_utf8(header.value).ok()?.split(',') {
+                    let option = option.trim();
+                    if option.eq_ignore_ascii_case("upgrade") {
+                        return None;
+                    }
+                    taken.close |= option.eq_ignore_ascii_case("close");
+                }
+            }
+            if taken.given_id.is_none() && name.eq_ignore_ascii_case(REQUEST_ID_HEADER.as_str()) {
+                taken.given_id = Some(HeaderValue::from_bytes(header.value).ok()?);
             }
         }
-        Some((query, given_id))
+        Some(taken)
     }
 
     /// What `answer` does, for a raw head: the same decision, metrics and log line, and
     /// the bytes hyper would have sent for it.
-    fn answer_raw(
-        &self,
-        head: &RawHead<'_, '_>,
-        query: &str,
-        given_id: Option<HeaderValue>,
-        out: &mut Vec<u8>,
-    ) -> Instant {
+    fn answer_raw(&self, head: &RawHead<'_, '_>, taken: &Taken<'_>, out: &mut Vec<u8>) -> Instant {
         let started = Instant::now();
-        let id = given_id.or_else(|| self.ids.next_id());
+        let query = taken.query;
+        let id = taken.given_id.clone().or_else(|| self.ids.next_id());
         let id_text = id
             .as_ref()
             .and_then(|v| v.to_str().ok())
@@ -270,7 +293,7 @@ impl Callback {
             crate::service::callback::answer(&self.state, &request, now)
         }));
         if let Ok(Ok(body)) = &decided {
-            super::raw::ok(out, id.as_ref(), body, head_only, second);
+            super::raw::ok(out, id.as_ref(), body, (head_only, taken.close), second);
             self.state
                 .metrics()
                 .decision_duration
@@ -284,7 +307,7 @@ impl Callback {
             Err(panic) => answer_panic(&self.state, PanicAnswer::Decision, panic.as_ref()),
         };
         let response = self.finish(response, id, started);
-        super::raw::response(out, response, head_only, second);
+        super::raw::response(out, response, (head_only, taken.close), second);
         started
     }
 }

@@ -21,7 +21,7 @@ mod raw;
 mod recordings;
 mod request_id;
 
-pub use edge::{Edge, EdgeBody, MAX_RAW_HEADERS, RawHead};
+pub use edge::{Edge, EdgeBody, MAX_RAW_HEADERS, RawAnswer, RawHead};
 pub use error::{ApiError, Rejected};
 pub use middleware::{App, PanicAnswer};
 pub use observe::UNMATCHED_ROUTE;

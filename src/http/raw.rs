@@ -1,6 +1,10 @@
 //! Responses written as bytes, for the callback answered without hyper: the same status
-//! line, headers in the same order (the response's own, then `content-length` and
-//! `date`) and body that hyper writes for the same response.
+//! line, headers in the same order (the response's own, `connection: close` when the
+//! client asked to close, then `content-length` and `date`) and body that hyper writes
+//! for the same response.
+//!
+//! `shape` is `(head_only, close)`: the answer to a `HEAD` (no body), and to a request
+//! that asked to close the connection.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response};
@@ -12,22 +16,28 @@ use std::time::{Duration, UNIX_EPOCH};
 
 /// The 200 of a decision: `body` as JSON, with its request id, dated `second` (since the
 /// epoch).
-pub fn ok(out: &mut Vec<u8>, id: Option<&HeaderValue>, body: &Bytes, head_only: bool, second: u64) {
+pub fn ok(
+    out: &mut Vec<u8>,
+    id: Option<&HeaderValue>,
+    body: &Bytes,
+    shape: (bool, bool),
+    second: u64,
+) {
     out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n");
     if let Some(id) = id {
         out.extend_from_slice(b"x-request-id: ");
         out.extend_from_slice(id.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    end_of_head(out, body.len(), second);
-    if !head_only {
+    end_of_head(out, body.len(), shape, second);
+    if !shape.0 {
         out.extend_from_slice(body);
     }
 }
 
 /// Any other response whose body is ready (an error's JSON, the panic answer), dated
 /// `second`.
-pub fn response(out: &mut Vec<u8>, response: Response<Body>, head_only: bool, second: u64) {
+pub fn response(out: &mut Vec<u8>, response: Response<Body>, shape: (bool, bool), second: u64) {
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
@@ -52,14 +62,17 @@ pub fn response(out: &mut Vec<u8>, response: Response<Body>, head_only: bool, se
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    end_of_head(out, body.len(), second);
-    if !head_only {
+    end_of_head(out, body.len(), shape, second);
+    if !shape.0 {
         out.extend_from_slice(&body);
     }
 }
 
-/// `content-length`, `date` and the blank line.
-fn end_of_head(out: &mut Vec<u8>, length: usize, second: u64) {
+/// `connection: close` if asked, `content-length`, `date` and the blank line.
+fn end_of_head(out: &mut Vec<u8>, length: usize, (_, close): (bool, bool), second: u64) {
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
     out.extend_from_slice(b"content-length: ");
     out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
     out.extend_from_slice(b"\r\ndate: ");

@@ -6,10 +6,11 @@
 //! connection starts here: request heads are parsed with `httparse` (hyper's own parser)
 //! from one buffer, each plain callback is answered by `Edge::answer_raw` into one output
 //! buffer, and the answers to every head read at once go out in one `write(2)`. The first
-//! head that is anything else (another path or method, HTTP/1.0, a body, a signature to
-//! check, a malformed or over-long head) hands the connection, with the bytes read and
-//! not yet answered, to hyper, which serves it from then on exactly as it serves a
-//! connection from the start. `tests` hold the two ways to the same bytes.
+//! head that is anything else (another path or method, HTTP/1.0, a body, an upgrade, a
+//! malformed or over-long head) hands the connection, with the bytes read and not yet
+//! answered, to hyper, which serves it from then on exactly as it serves a connection
+//! from the start. A callback that asks to close (`Connection: close`) is answered, and
+//! the connection closed, as hyper would. `tests` hold the two ways to the same bytes.
 //!
 //! The limits are hyper's: a head must be complete within `header_read_timeout` of the
 //! previous answer (or of the connection's start), which also closes idle keep-alive
@@ -17,7 +18,7 @@
 //! graceful stop, a connection ends once what it has read is answered.
 
 use crate::config::Limits;
-use crate::http::{App, Edge, MAX_RAW_HEADERS};
+use crate::http::{App, Edge, MAX_RAW_HEADERS, RawAnswer};
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -25,7 +26,6 @@ use pin_project_lite::pin_project;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -116,7 +116,8 @@ async fn answer_plain_callbacks<A: App>(
         let mut answered = None;
         let next = loop {
             match answer_one(service, read, &mut out, limits.max_head_bytes) {
-                Next::Answered(at) => answered = Some(at),
+                Next::Answered(answer) if answer.close => break Next::Answered(answer),
+                Next::Answered(answer) => answered = Some(answer.at),
                 other => break other,
             }
         };
@@ -126,6 +127,12 @@ async fn answer_plain_callbacks<A: App>(
         if !out.is_empty() {
             stream.write_all(&out).await?;
             out.clear();
+        }
+        if matches!(next, Next::Answered(_)) {
+            // The client asked to close: what follows its request is not read, as hyper
+            // does not read it.
+            stream.shutdown().await?;
+            return Ok(Handed::Nothing);
         }
         if matches!(next, Next::Other) || read.len() >= limits.max_head_bytes {
             return Ok(Handed::ToHyper);
@@ -150,8 +157,8 @@ async fn answer_plain_callbacks<A: App>(
 
 /// What the head at the start of the read buffer led to.
 enum Next {
-    /// A plain callback taken up at this instant, answered and taken off the buffer.
-    Answered(Instant),
+    /// A plain callback, answered and taken off the buffer.
+    Answered(RawAnswer),
     /// No complete head yet.
     Partial,
     /// A head for hyper (or bytes that are no head), left in the buffer.
