@@ -234,10 +234,10 @@ impl Callback {
         if !matches!(head.method?, "GET" | "HEAD") || head.version? != 1 {
             return None;
         }
-        let (path, query) = match head.path?.split_once('?') {
-            Some((path, query)) => (path, query),
-            None => (head.path?, ""),
-        };
+        // As `http::Uri` reads a request target: a fragment is dropped.
+        let target = head.path?;
+        let target = target.split_once('#').map_or(target, |(target, _)| target);
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
         if path != &*self.path || query.len() > MAX_QUERY_LEN {
             return None;
         }

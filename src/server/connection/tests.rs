@@ -151,6 +151,10 @@ fn cases() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             )),
         ),
         (
+            "a callback with a fragment",
+            one("GET /?app=edu#&stream=course-4 HTTP/1.1\r\nHost: a\r\nX-Request-Id: id-14\r\n\r\n"),
+        ),
+        (
             "Connection: upgrade",
             one(
                 "GET /?stream=course-1 HTTP/1.1\r\nHost: a\r\nX-Request-Id: id-13\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
@@ -221,7 +225,10 @@ fn plain_callbacks_are_answered_from_the_buffer_and_the_rest_left_for_hyper() {
         }
         if case == "Connection: close" {
             let (next, ..) = ways(&text);
-            assert!(matches!(next, Next::Answered(answer) if answer.close), "{case}");
+            assert!(
+                matches!(next, Next::Answered(answer) if answer.close),
+                "{case}"
+            );
             continue;
         }
         let (next, left, written) = ways(&text);
