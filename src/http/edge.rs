@@ -241,6 +241,13 @@ impl Callback {
         if path != &*self.path || query.len() > MAX_QUERY_LEN {
             return None;
         }
+        // Bytes `http::Uri` refuses in a query (hyper answers 400), which `httparse` lets by.
+        if query
+            .bytes()
+            .any(|b| matches!(b, b'"' | b'<' | b'>' | 0x7f))
+        {
+            return None;
+        }
         let mut taken = Taken {
             query,
             given_id: None,

@@ -152,7 +152,19 @@ fn cases() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ),
         (
             "a callback with a fragment",
-            one("GET /?app=edu#&stream=course-4 HTTP/1.1\r\nHost: a\r\nX-Request-Id: id-14\r\n\r\n"),
+            one(
+                "GET /?app=edu#&stream=course-4 HTTP/1.1\r\nHost: a\r\nX-Request-Id: id-14\r\n\r\n",
+            ),
+        ),
+        (
+            "a query with bytes hyper refuses",
+            one("GET /?stream=course-1&x=\"<> HTTP/1.1\r\nHost: a\r\nX-Request-Id: id-15\r\n\r\n"),
+        ),
+        (
+            "a callback with bytes hyper takes in its query",
+            one(
+                "GET /?stream=course-1&x={}|\\^`[]%zz%E9 HTTP/1.1\r\nHost: a\r\nX-Request-Id: id-16\r\n\r\n",
+            ),
         ),
         (
             "Connection: upgrade",
