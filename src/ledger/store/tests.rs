@@ -167,3 +167,50 @@ async fn a_quotas_count_follows_its_recordings_as_they_open_and_end() {
         .count();
     assert_eq!(open, 0);
 }
+
+#[tokio::test]
+async fn decisions_in_one_statement_open_each_stream_once_and_in_order_with_events() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = sqlite(&dir).await;
+    let decision = crate::decision::Decision::plain(true);
+    let opened = |stream: &str, second: i64| {
+        let recording = super::super::decided(key(stream), "rule", &decision, at(second));
+        Work::Decided(recording.expect("a yes"))
+    };
+    let work = [
+        opened("a", 0),
+        opened("a", 1),
+        opened("b", 2),
+        event("a", Event::PublishDone, 3),
+        opened("a", 4),
+        opened("c", 5),
+    ];
+    let outcomes = apply(&store, &work).await.expect("applied");
+    let applied: Vec<Applied> = outcomes.iter().map(|o| o.applied).collect();
+    assert_eq!(
+        applied,
+        [
+            Applied::Applied,
+            Applied::Duplicate,
+            Applied::Applied,
+            Applied::Applied,
+            Applied::Applied,
+            Applied::Applied,
+        ],
+        "a retry is a duplicate; after its end, a stream opens again"
+    );
+    let streams: Vec<(String, bool)> = rows(&store)
+        .await
+        .iter()
+        .map(|row| (row.stream.clone(), row.ended_at().is_some()))
+        .collect();
+    assert_eq!(
+        streams,
+        [
+            ("a".to_owned(), true),
+            ("b".to_owned(), false),
+            ("a".to_owned(), false),
+            ("c".to_owned(), false),
+        ]
+    );
+}
