@@ -8,12 +8,13 @@
 //! panic answer); `a_callback_gets_the_same_answer_inline_and_through_the_stack` holds the
 //! two paths to the same responses and metrics.
 
-use super::callback::{self, json};
+use super::callback::json;
 use super::middleware::{App, PanicAnswer, answer_panic};
 use super::observe::record;
 use super::query_cap::MAX_QUERY_LEN;
 use super::request_id::{MakeFastRequestId, REQUEST_ID_HEADER};
 use crate::service::AppState;
+use crate::service::callback::{CallbackRequest, Headers};
 use crate::telemetry::metrics::{RequestLabels, RouteLabel};
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -106,26 +107,47 @@ impl Callback {
             Some(given) => Some(given.clone()),
             None => self.ids.next_id(),
         };
-        let id_text = id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let decided = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            callback::decide(
-                &self.state,
-                request.uri(),
-                request.headers(),
-                id_text,
-                started,
-            )
-        }));
-        let response = match decided {
-            Ok(Ok(body)) => json(EdgeBody::Left(Full::new(body))),
-            Ok(Err(error)) => error.into_response().map(EdgeBody::Right),
-            Err(panic) => answer_panic(&self.state, PanicAnswer::Decision, panic.as_ref())
-                .map(EdgeBody::Right),
+        let query = request.uri().query().unwrap_or_default();
+        let now = jiff::Timestamp::now();
+        let response = match self.decide(query, request.headers(), id.as_ref(), started, now) {
+            Ok(body) => json(EdgeBody::Left(Full::new(body))),
+            Err(refused) => (*refused).map(EdgeBody::Right),
         };
         self.finish(response, id, started)
+    }
+
+    /// The body of the decision on `query` (request id `id`, taken up at `started`), or
+    /// the response that stands in for it: a signature refused, or the answer to a panic.
+    fn decide(
+        &self,
+        query: &str,
+        headers: &dyn Headers,
+        id: Option<&HeaderValue>,
+        started: Instant,
+        now: jiff::Timestamp,
+    ) -> Result<Bytes, Box<Response<Body>>> {
+        let request_id = id.and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let request = CallbackRequest {
+            query,
+            headers,
+            request_id,
+            started,
+        };
+        let decided = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            crate::service::callback::answer(&self.state, &request, now)
+        }));
+        match decided {
+            Ok(Ok(body)) => Ok(body),
+            // Rare: boxed, so the common answer stays small.
+            Ok(Err(failure)) => Err(Box::new(
+                super::ApiError::Forbidden(failure).into_response(),
+            )),
+            Err(panic) => Err(Box::new(answer_panic(
+                &self.state,
+                PanicAnswer::Decision,
+                panic.as_ref(),
+            ))),
+        }
     }
 
     /// `response` with its request id, counted and timed.
@@ -185,7 +207,7 @@ pub type RawHead<'h, 'b> = httparse::Request<'h, 'b>;
 /// Headers of a raw head, looked up by name whatever its case.
 struct RawHeaders<'a>(&'a [httparse::Header<'a>]);
 
-impl crate::service::callback::Headers for RawHeaders<'_> {
+impl Headers for RawHeaders<'_> {
     fn get(&self, name: &str) -> Option<&[u8]> {
         self.0
             .iter()
@@ -281,40 +303,27 @@ impl Callback {
     /// the bytes hyper would have sent for it.
     fn answer_raw(&self, head: &RawHead<'_, '_>, taken: &Taken<'_>, out: &mut Vec<u8>) -> Instant {
         let started = Instant::now();
-        let query = taken.query;
         let id = taken.given_id.clone().or_else(|| self.ids.next_id());
-        let id_text = id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
         let head_only = head.method == Some("HEAD");
         let now = jiff::Timestamp::now();
         let second = u64::try_from(now.as_second()).unwrap_or_default();
-        let decided = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let request = crate::service::callback::CallbackRequest {
-                query,
-                headers: &RawHeaders(head.headers),
-                request_id: id_text,
-                started,
-            };
-            crate::service::callback::answer(&self.state, &request, now)
-        }));
-        if let Ok(Ok(body)) = &decided {
-            super::raw::ok(out, id.as_ref(), body, (head_only, taken.close), second);
-            self.state
-                .metrics()
-                .decision_duration
-                .observe(started.elapsed().as_secs_f64());
-            self.ok.inc();
-            return started;
+        let shape = (head_only, taken.close);
+        let headers = RawHeaders(head.headers);
+        match self.decide(taken.query, &headers, id.as_ref(), started, now) {
+            Ok(body) => {
+                // What `finish` records for a 200, without building the response.
+                super::raw::ok(out, id.as_ref(), &body, shape, second);
+                self.state
+                    .metrics()
+                    .decision_duration
+                    .observe(started.elapsed().as_secs_f64());
+                self.ok.inc();
+            }
+            Err(refused) => {
+                let refused = self.finish(*refused, id, started);
+                super::raw::response(out, refused, shape, second);
+            }
         }
-        let response = match decided {
-            Ok(Ok(body)) => json(axum::body::Body::from(body)),
-            Ok(Err(failure)) => super::ApiError::Forbidden(failure).into_response(),
-            Err(panic) => answer_panic(&self.state, PanicAnswer::Decision, panic.as_ref()),
-        };
-        let response = self.finish(response, id, started);
-        super::raw::response(out, response, (head_only, taken.close), second);
         started
     }
 }

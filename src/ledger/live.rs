@@ -258,9 +258,7 @@ async fn write(
         if taken == 0 {
             break;
         }
-        if batch.iter().all(|job| job.done.is_none()) && batch.len() < MAX_BATCH {
-            gather_decisions(&mut jobs, &mut batch, &finish).await;
-        }
+        gather_decisions(&mut jobs, &mut batch, &finish).await;
         let mut work = Vec::with_capacity(batch.len());
         let mut waiting = Vec::with_capacity(batch.len());
         let mut settles = Vec::new();
@@ -296,21 +294,29 @@ async fn write(
     }
 }
 
-/// Adds to `batch` what comes within `DECISION_COMMIT_DELAY`, up to `MAX_BATCH`, and stops
-/// early for a lifecycle event (which waits for the commit) or the end.
+/// When `batch` holds decisions alone, adds to it what comes within
+/// `DECISION_COMMIT_DELAY`, up to `MAX_BATCH`; stops at a lifecycle event (which waits for
+/// the commit) or the end.
 async fn gather_decisions(
     jobs: &mut mpsc::Receiver<Job>,
     batch: &mut Vec<Job>,
     finish: &CancellationToken,
 ) {
+    let waits_for_commit = |jobs: &[Job]| jobs.iter().any(|job| job.done.is_some());
+    if waits_for_commit(batch) {
+        return;
+    }
     let deadline = tokio::time::sleep(DECISION_COMMIT_DELAY);
     let mut deadline = std::pin::pin!(deadline);
-    while batch.len() < MAX_BATCH && batch.iter().all(|job| job.done.is_none()) {
-        let room = MAX_BATCH - batch.len();
+    while batch.len() < MAX_BATCH {
+        let before = batch.len();
         tokio::select! {
-            taken = jobs.recv_many(batch, room) => if taken == 0 { return },
+            taken = jobs.recv_many(batch, MAX_BATCH - before) => if taken == 0 { return },
             () = &mut deadline => return,
             () = finish.cancelled() => return,
+        }
+        if waits_for_commit(&batch[before..]) {
+            return;
         }
     }
 }
